@@ -1,0 +1,3 @@
+//! Secret redaction. (Being written.)
+#[derive(Debug, Clone, Default)]
+pub struct Redactor;
