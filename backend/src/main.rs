@@ -1,1 +1,244 @@
-fn main() {}
+//! `consoledx`: the backend server and the command line.
+//! Exit codes: 0 success, 1 internal error, 2 bad input (one line on stderr).
+
+use clap::{Parser, Subcommand, ValueEnum};
+use consoledx::{AppState, AwsSettings, Config, Credentials, app};
+use consoledx_core::{KnowledgeBase, Redactor, Snapshot};
+use std::io::Write;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+#[derive(Parser, Debug)]
+#[command(name = "consoledx", version, about = "Diagnoses AWS Management Console errors")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Run the HTTP API the extension calls.
+    Serve {
+        #[arg(long, default_value = "127.0.0.1:8787")]
+        addr: SocketAddr,
+        /// Where the SQLite store lives (created if missing).
+        #[arg(long, env = "CONSOLEDX_DATA_DIR", default_value = "./data")]
+        data_dir: PathBuf,
+        /// Endpoint for every AWS service (e.g. a moto server); the SDK's AWS_ENDPOINT_URL also works.
+        #[arg(long, env = "AWS_ENDPOINT_URL")]
+        aws_endpoint_url: Option<String>,
+        /// Overall time budget of the account reads behind one "Help me resolve".
+        #[arg(long, default_value_t = 5000)]
+        resolve_deadline_ms: u64,
+        /// Time budget of each single read.
+        #[arg(long, default_value_t = 2000)]
+        read_timeout_ms: u64,
+    },
+    /// Analyze one error message as the extension would, without a server.
+    Analyze {
+        /// The console page URL the error appeared on.
+        #[arg(long)]
+        url: String,
+        /// The error banner's text.
+        #[arg(long)]
+        message: String,
+        /// The signed-in role as the console shows it (`ROLE/SESSION`).
+        #[arg(long)]
+        role: Option<String>,
+        #[arg(long, value_enum, default_value_t = Format::Json)]
+        format: Format,
+    },
+    /// Evaluate IAM policy logic for one request (input format: see README).
+    ExplainAccess {
+        #[arg(long)]
+        input: PathBuf,
+        #[arg(long, value_enum, default_value_t = Format::Json)]
+        format: Format,
+    },
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug)]
+enum Format {
+    Json,
+}
+
+/// Why the command failed; decides the exit code.
+#[derive(Debug, thiserror::Error)]
+enum Failure {
+    #[error("{0}")]
+    BadInput(String),
+    #[error("{0}")]
+    Internal(String),
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(err) => {
+            use clap::error::ErrorKind;
+            match err.kind() {
+                ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => {
+                    let _ = err.print();
+                    return ExitCode::SUCCESS;
+                }
+                ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
+                    eprintln!(
+                        "consoledx: missing command: serve, analyze or explain-access (see consoledx --help)"
+                    );
+                    return ExitCode::from(2);
+                }
+                _ => {}
+            }
+            // clap's message spans lines (reason, then the arguments); keep its first paragraph, on one line.
+            let text = err.to_string();
+            let reason: Vec<&str> = text
+                .lines()
+                .take_while(|line| !line.trim().is_empty())
+                .map(str::trim)
+                .collect();
+            let reason = reason.join(" ");
+            eprintln!("consoledx: {}", reason.trim_start_matches("error: "));
+            return ExitCode::from(2);
+        }
+    };
+    let result = match cli.command {
+        Command::Serve {
+            addr,
+            data_dir,
+            aws_endpoint_url,
+            resolve_deadline_ms,
+            read_timeout_ms,
+        } => serve(
+            addr,
+            Config {
+                data_dir,
+                aws: AwsSettings {
+                    endpoint_url: aws_endpoint_url.filter(|url| !url.is_empty()),
+                    credentials: Credentials::DefaultChain,
+                    region: None,
+                    read_timeout: Duration::from_millis(read_timeout_ms),
+                    deadline: Duration::from_millis(resolve_deadline_ms),
+                },
+            },
+        ),
+        Command::Analyze {
+            url,
+            message,
+            role,
+            format: Format::Json,
+        } => analyze(&url, &message, role),
+        Command::ExplainAccess {
+            input,
+            format: Format::Json,
+        } => explain_access(&input),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(Failure::BadInput(reason)) => {
+            eprintln!("consoledx: {reason}");
+            ExitCode::from(2)
+        }
+        Err(Failure::Internal(reason)) => {
+            eprintln!("consoledx: internal error: {reason}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn print_json(value: &impl serde::Serialize) -> Result<(), Failure> {
+    let text = serde_json::to_string_pretty(value).map_err(|e| Failure::Internal(e.to_string()))?;
+    let mut stdout = std::io::stdout().lock();
+    writeln!(stdout, "{text}").map_err(|e| Failure::Internal(format!("cannot write output: {e}")))
+}
+
+fn analyze(url: &str, message: &str, role: Option<String>) -> Result<(), Failure> {
+    let parsed = url::Url::parse(url).map_err(|err| Failure::BadInput(format!("bad --url {url:?}: {err}")))?;
+    if !matches!(parsed.scheme(), "https" | "http") {
+        return Err(Failure::BadInput(format!(
+            "bad --url {url:?}: expected an https:// console URL"
+        )));
+    }
+    if message.trim().is_empty() {
+        return Err(Failure::BadInput("--message is empty".to_string()));
+    }
+    let kb = KnowledgeBase::builtin().map_err(|e| Failure::Internal(format!("built-in knowledge: {e}")))?;
+    let snapshot = Snapshot {
+        url: url.to_string(),
+        content: message.to_string(),
+        nav_user_label: role.filter(|r| !r.trim().is_empty()),
+        ..Snapshot::default()
+    };
+    let context = consoledx_core::interpret(&snapshot, &Redactor::default());
+    print_json(&kb.analyze(&context))
+}
+
+fn explain_access(input: &std::path::Path) -> Result<(), Failure> {
+    let text = std::fs::read_to_string(input)
+        .map_err(|err| Failure::BadInput(format!("cannot read {}: {err}", input.display())))?;
+    let query: consoledx_policy::AccessQuery = serde_json::from_str(&text)
+        .map_err(|err| Failure::BadInput(format!("{}: invalid access query: {err}", input.display())))?;
+    let explanation = consoledx_policy::evaluate(&query)
+        .map_err(|err| Failure::BadInput(format!("{}: {err}", input.display())))?;
+    print_json(&explanation)
+}
+
+fn serve(addr: SocketAddr, config: Config) -> Result<(), Failure> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Failure::Internal(format!("cannot start runtime: {e}")))?;
+    runtime.block_on(async move {
+        let state = AppState::open(&config)
+            .await
+            .map_err(|e| Failure::Internal(e.to_string()))?;
+        let listener = tokio::net::TcpListener::bind(addr)
+            .await
+            .map_err(|e| Failure::Internal(format!("cannot listen on {addr}: {e}")))?;
+        let local = listener
+            .local_addr()
+            .map_err(|e| Failure::Internal(format!("cannot read the bound address: {e}")))?;
+        {
+            let mut stdout = std::io::stdout().lock();
+            // The e2e harness waits for exactly this line.
+            let _ = writeln!(stdout, "consoledx listening on http://{local}");
+            let _ = stdout.flush();
+        }
+        axum::serve(listener, app(state))
+            .with_graceful_shutdown(shutdown_signal())
+            .await
+            .map_err(|e| Failure::Internal(format!("server failed: {e}")))
+    })
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = terminate => {},
+    }
+    tracing::info!("shutting down");
+}

@@ -101,6 +101,10 @@ pub struct ErrorContext {
     /// How many secret values were replaced before this left the browser.
     #[serde(default)]
     pub redactions: u32,
+    /// The blob after "Encoded authorization failure message:", which
+    /// `aws sts decode-authorization-message` expands into the full reason.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub encoded_authorization_message: Option<String>,
 }
 
 /// What an authorization failure's message says about why it was denied.

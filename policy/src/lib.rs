@@ -1,7 +1,22 @@
-//! AWS IAM policy evaluation for one request. (Being written.)
+//! AWS IAM policy evaluation for one request.
 //!
 //! The JSON form of [`AccessQuery`] is `consoledx explain-access`'s input
-//! format and [`Explanation`] its output; both are documented in the README.
+//! format and [`Explanation`] its output; both are documented in `FORMAT.md`
+//! (pasted into the README).
+//!
+//! [`evaluate`] parses and decides in one call. To decide many requests
+//! against the same policies, parse once with [`PolicySet::from_query`] and
+//! call [`PolicySet::evaluate`] with a [`Request`].
+
+mod condition;
+mod document;
+mod engine;
+mod pattern;
+mod request;
+
+pub use document::CompiledPolicy;
+pub use engine::PolicySet;
+pub use request::{CallerKind, Request};
 
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -121,7 +136,10 @@ pub enum PolicyError {
     BadRequest(String),
 }
 
+/// Decides `query`: malformed policies give [`PolicyError::Malformed`] naming the policy,
+/// an unusable request (action, principal, context) gives [`PolicyError::BadRequest`].
 pub fn evaluate(query: &AccessQuery) -> Result<Explanation, PolicyError> {
-    let _ = query;
-    Err(PolicyError::BadRequest("being written".into()))
+    let request = Request::from_query(query)?;
+    let policies = PolicySet::from_query(query)?;
+    Ok(policies.evaluate(&request))
 }

@@ -1,0 +1,318 @@
+//! consoledx's backend: the HTTP API (analyze, resolve, feedback), the
+//! SQLite store and the AWS reads behind "Help me resolve".
+
+pub mod aws;
+pub mod store;
+
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{DefaultBodyLimit, Path, State};
+use axum::http::{HeaderValue, Method, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use consoledx_core::api::{
+    AnalyzeRequest, ApiError as ErrorBody, FeedbackRequest, Resolution, ResolveRequest,
+};
+use consoledx_core::{Analysis, ErrorContext, KnowledgeBase};
+use consoledx_resolve::Facts;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::cors::{AllowOrigin, CorsLayer};
+
+pub use aws::{AwsReader, AwsSettings, Credentials};
+pub use store::{DiagnosisRecord, Store, StoreError};
+
+/// Requests larger than this are refused with 413.
+pub const BODY_LIMIT: usize = 256 * 1024;
+/// A feedback comment is a sentence or two, not a document.
+pub const COMMENT_LIMIT: usize = 4000;
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub data_dir: PathBuf,
+    pub aws: AwsSettings,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("{0}")]
+    Store(#[from] StoreError),
+    #[error("built-in knowledge is invalid: {0}")]
+    Knowledge(String),
+}
+
+/// Everything a handler needs; cheap to clone.
+#[derive(Clone, Debug)]
+pub struct AppState {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    kb: KnowledgeBase,
+    store: Store,
+    aws: AwsReader,
+}
+
+impl AppState {
+    pub async fn open(config: &Config) -> Result<AppState, StartError> {
+        let kb = KnowledgeBase::builtin().map_err(|err| StartError::Knowledge(err.to_string()))?;
+        let data_dir = config.data_dir.clone();
+        let store = tokio::task::spawn_blocking(move || Store::open(&data_dir))
+            .await
+            .map_err(|err| StartError::Knowledge(format!("store task failed: {err}")))??;
+        let aws = AwsReader::load(&config.aws).await;
+        Ok(AppState {
+            inner: Arc::new(Inner { kb, store, aws }),
+        })
+    }
+
+    pub fn knowledge(&self) -> &KnowledgeBase {
+        &self.inner.kb
+    }
+}
+
+/// The one error type of the API. Its body never carries internals: those are logged.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("{0}")]
+    BadRequest(String),
+    #[error("request body is larger than the {} KiB limit", BODY_LIMIT / 1024)]
+    TooLarge,
+    #[error("{0}")]
+    UnsupportedMediaType(String),
+    #[error("{0}")]
+    NotFound(String),
+    #[error("internal error")]
+    Internal(String),
+}
+
+impl ApiError {
+    fn internal(detail: impl std::fmt::Display) -> ApiError {
+        ApiError::Internal(detail.to_string())
+    }
+}
+
+impl From<JsonRejection> for ApiError {
+    fn from(rejection: JsonRejection) -> ApiError {
+        match rejection.status() {
+            StatusCode::PAYLOAD_TOO_LARGE => ApiError::TooLarge,
+            StatusCode::UNSUPPORTED_MEDIA_TYPE => {
+                ApiError::UnsupportedMediaType("expected a JSON body with content-type: application/json".to_string())
+            }
+            _ => ApiError::BadRequest(clip(&rejection.body_text())),
+        }
+    }
+}
+
+/// serde quotes the offending value in its messages: keep a reason readable, however large the input.
+fn clip(reason: &str) -> String {
+    const MAX: usize = 300;
+    if reason.chars().count() <= MAX {
+        return reason.to_string();
+    }
+    let head: String = reason.chars().take(MAX / 2).collect();
+    let tail: String = {
+        let mut tail: Vec<char> = reason.chars().rev().take(MAX / 2).collect();
+        tail.reverse();
+        tail.into_iter().collect()
+    };
+    format!("{head}…{tail}")
+}
+
+impl From<StoreError> for ApiError {
+    fn from(err: StoreError) -> ApiError {
+        ApiError::internal(err)
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status = match &self {
+            ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            ApiError::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::Internal(detail) => {
+                tracing::error!(%detail, "internal error");
+                StatusCode::INTERNAL_SERVER_ERROR
+            }
+        };
+        let body = ErrorBody {
+            error: self.to_string(),
+        };
+        (status, Json(body)).into_response()
+    }
+}
+
+/// Runs blocking store work off the async runtime.
+async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T, StoreError> + Send + 'static,
+) -> Result<T, ApiError> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(ApiError::internal)?
+        .map_err(ApiError::from)
+}
+
+/// A random (version 4) UUID.
+fn new_diagnosis_id() -> Result<String, ApiError> {
+    let mut bytes = [0u8; 16];
+    getrandom::fill(&mut bytes).map_err(ApiError::internal)?;
+    bytes[6] = (bytes[6] & 0x0f) | 0x40;
+    bytes[8] = (bytes[8] & 0x3f) | 0x80;
+    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    Ok(format!(
+        "{}-{}-{}-{}-{}",
+        &hex[0..8],
+        &hex[8..12],
+        &hex[12..16],
+        &hex[16..20],
+        &hex[20..32]
+    ))
+}
+
+pub fn app(state: AppState) -> Router {
+    let cors = CorsLayer::new()
+        .allow_origin(AllowOrigin::predicate(
+            |origin: &HeaderValue, _request: &axum::http::request::Parts| {
+                let origin = origin.as_bytes();
+                origin.starts_with(b"chrome-extension://") || origin.starts_with(b"moz-extension://")
+            },
+        ))
+        .allow_methods([Method::GET, Method::POST])
+        .allow_headers([header::CONTENT_TYPE])
+        .max_age(Duration::from_secs(600));
+    Router::new()
+        .route("/healthz", get(get_health))
+        .route("/v1/analyze", post(post_analyze))
+        .route("/v1/resolve", post(post_resolve))
+        .route("/v1/feedback", post(post_feedback))
+        .route("/v1/diagnoses/{id}", get(get_diagnosis))
+        .fallback(fallback_route)
+        .method_not_allowed_fallback(fallback_method)
+        .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .layer(cors)
+        .layer(CatchPanicLayer::custom(panic_response))
+        .with_state(state)
+}
+
+fn panic_response(panic: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    let detail = panic
+        .downcast_ref::<String>()
+        .map(String::as_str)
+        .or_else(|| panic.downcast_ref::<&str>().copied())
+        .unwrap_or("panic");
+    ApiError::internal(format!("handler panicked: {detail}")).into_response()
+}
+
+async fn fallback_route(method: Method, uri: axum::http::Uri) -> ApiError {
+    ApiError::NotFound(format!("no route for {method} {}", uri.path()))
+}
+
+async fn fallback_method(method: Method, uri: axum::http::Uri) -> Response {
+    let body = ErrorBody {
+        error: format!("method {method} is not allowed on {}", uri.path()),
+    };
+    (StatusCode::METHOD_NOT_ALLOWED, Json(body)).into_response()
+}
+
+async fn get_health() -> Json<serde_json::Value> {
+    Json(serde_json::json!({"status": "ok", "version": env!("CARGO_PKG_VERSION")}))
+}
+
+async fn post_analyze(
+    State(state): State<AppState>,
+    payload: Result<Json<AnalyzeRequest>, JsonRejection>,
+) -> Result<Json<Analysis>, ApiError> {
+    let Json(request) = payload?;
+    let context = request.context;
+    let mut analysis = state.inner.kb.analyze(&context);
+    let id = new_diagnosis_id()?;
+    analysis.diagnosis_id = Some(id.clone());
+    analysis.source = Some("backend".to_string());
+    let context_json = serde_json::to_string(&context).map_err(ApiError::internal)?;
+    let rule = analysis.rule.clone();
+    let store = state.inner.store.clone();
+    blocking(move || {
+        store.insert_diagnosis(&store::NewDiagnosis {
+            id: &id,
+            rule: rule.as_deref(),
+            error_code: context.error_code.as_deref(),
+            service: context.identifiers.get("aws_service").map(String::as_str),
+            region: context.identifiers.get("aws_region").map(String::as_str),
+            context_json: &context_json,
+        })
+    })
+    .await?;
+    Ok(Json(analysis))
+}
+
+/// Plans the reads, executes them (two rounds at most) under the deadline and resolves.
+pub async fn resolve_context(state: &AppState, context: &ErrorContext) -> Resolution {
+    let kb = &state.inner.kb;
+    let reader = &state.inner.aws;
+    let analysis = kb.analyze(context);
+    let deadline_at = tokio::time::Instant::now() + reader.deadline();
+    let region = context.identifiers.get("aws_region").map(String::as_str);
+    let mut facts = Facts::default();
+    let reads = consoledx_resolve::plan(context, &analysis);
+    reader.read_into(&reads, region, deadline_at, &mut facts).await;
+    let more = consoledx_resolve::followup(context, &analysis, &facts);
+    reader.read_into(&more, region, deadline_at, &mut facts).await;
+    consoledx_resolve::resolve(context, &analysis, &facts, kb)
+}
+
+async fn post_resolve(
+    State(state): State<AppState>,
+    payload: Result<Json<ResolveRequest>, JsonRejection>,
+) -> Result<Json<Resolution>, ApiError> {
+    let Json(request) = payload?;
+    let mut resolution = resolve_context(&state, &request.context).await;
+    resolution.diagnosis_id = request.diagnosis_id;
+    Ok(Json(resolution))
+}
+
+async fn post_feedback(
+    State(state): State<AppState>,
+    payload: Result<Json<FeedbackRequest>, JsonRejection>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let Json(request) = payload?;
+    if request
+        .comment
+        .as_ref()
+        .is_some_and(|c| c.chars().count() > COMMENT_LIMIT)
+    {
+        return Err(ApiError::BadRequest(format!(
+            "comment is longer than {COMMENT_LIMIT} characters"
+        )));
+    }
+    let store = state.inner.store.clone();
+    let id = request.diagnosis_id.clone();
+    let stored = blocking(move || {
+        store.set_feedback(
+            &request.diagnosis_id,
+            request.verdict.as_str(),
+            request.comment.as_deref(),
+        )
+    })
+    .await?;
+    if !stored {
+        return Err(ApiError::NotFound(format!("no diagnosis with id {id}")));
+    }
+    Ok(Json(serde_json::json!({"stored": true})))
+}
+
+async fn get_diagnosis(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<DiagnosisRecord>, ApiError> {
+    let store = state.inner.store.clone();
+    let lookup = id.clone();
+    blocking(move || store.diagnosis(&lookup))
+        .await?
+        .map(Json)
+        .ok_or_else(|| ApiError::NotFound(format!("no diagnosis with id {id}")))
+}
