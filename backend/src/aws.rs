@@ -5,13 +5,13 @@
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_sdk_s3::types::BucketVersioningStatus;
 use aws_smithy_http_client::tls;
+use aws_smithy_runtime_api::client::result::SdkError;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use aws_smithy_types::retry::RetryConfig;
 use consoledx_policy::NamedPolicy;
 use consoledx_resolve::{
     BucketContents, CallerIdentity, Facts, Read, ReadValue, RoleDetails, Versioning,
 };
-use aws_smithy_runtime_api::client::result::SdkError;
 use futures_util::future::join_all;
 use serde_json::Value;
 use std::time::Duration;
@@ -299,7 +299,9 @@ async fn execute(clients: &Clients, read: &Read) -> Result<ReadValue, String> {
                 })
             }))
             .await;
-            Ok(ReadValue::Policies(policies.into_iter().collect::<Result<_, _>>()?))
+            Ok(ReadValue::Policies(
+                policies.into_iter().collect::<Result<_, _>>()?,
+            ))
         }
         Read::RoleAttachedPolicies { role } => {
             let out = clients
@@ -314,12 +316,18 @@ async fn execute(clients: &Clients, read: &Read) -> Result<ReadValue, String> {
                 .iter()
                 .filter_map(|p| p.policy_arn())
                 .collect();
-            managed_policies(&clients.iam, &arns).await.map(ReadValue::Policies)
+            managed_policies(&clients.iam, &arns)
+                .await
+                .map(ReadValue::Policies)
         }
         Read::UserPolicies { user } => {
             let (inline, attached) = tokio::join!(
                 clients.iam.list_user_policies().user_name(user).send(),
-                clients.iam.list_attached_user_policies().user_name(user).send()
+                clients
+                    .iam
+                    .list_attached_user_policies()
+                    .user_name(user)
+                    .send()
             );
             let inline = inline.map_err(reason)?;
             let attached = attached.map_err(reason)?;
@@ -364,7 +372,13 @@ async fn execute(clients: &Clients, read: &Read) -> Result<ReadValue, String> {
             }
         }
         Read::BucketVersioning { bucket } => {
-            match clients.s3.get_bucket_versioning().bucket(bucket).send().await {
+            match clients
+                .s3
+                .get_bucket_versioning()
+                .bucket(bucket)
+                .send()
+                .await
+            {
                 Ok(out) => Ok(ReadValue::Versioning(match out.status() {
                     Some(BucketVersioningStatus::Enabled) => Versioning::Enabled,
                     Some(BucketVersioningStatus::Suspended) => Versioning::Suspended,
@@ -380,8 +394,18 @@ async fn execute(clients: &Clients, read: &Read) -> Result<ReadValue, String> {
         }
         Read::BucketHasObjects { bucket } => {
             let (current, versions) = tokio::join!(
-                clients.s3.list_objects_v2().bucket(bucket).max_keys(1).send(),
-                clients.s3.list_object_versions().bucket(bucket).max_keys(1).send()
+                clients
+                    .s3
+                    .list_objects_v2()
+                    .bucket(bucket)
+                    .max_keys(1)
+                    .send(),
+                clients
+                    .s3
+                    .list_object_versions()
+                    .bucket(bucket)
+                    .max_keys(1)
+                    .send()
             );
             let current = current.map_err(reason)?;
             let versions = versions.map_err(reason)?;
@@ -431,7 +455,12 @@ async fn managed_policies(
 
 /// A managed policy's default version.
 async fn managed_policy(iam: &aws_sdk_iam::Client, arn: &str) -> Result<NamedPolicy, String> {
-    let policy = iam.get_policy().policy_arn(arn).send().await.map_err(reason)?;
+    let policy = iam
+        .get_policy()
+        .policy_arn(arn)
+        .send()
+        .await
+        .map_err(reason)?;
     let version_id = policy
         .policy()
         .and_then(|p| p.default_version_id())

@@ -41,6 +41,8 @@ pub enum StartError {
     Store(#[from] StoreError),
     #[error("built-in knowledge is invalid: {0}")]
     Knowledge(String),
+    #[error("opening the store failed: {0}")]
+    Task(String),
 }
 
 /// Everything a handler needs; cheap to clone.
@@ -62,7 +64,7 @@ impl AppState {
         let data_dir = config.data_dir.clone();
         let store = tokio::task::spawn_blocking(move || Store::open(&data_dir))
             .await
-            .map_err(|err| StartError::Knowledge(format!("store task failed: {err}")))??;
+            .map_err(|err| StartError::Task(err.to_string()))??;
         let aws = AwsReader::load(&config.aws).await;
         Ok(AppState {
             inner: Arc::new(Inner { kb, store, aws }),
@@ -99,9 +101,9 @@ impl From<JsonRejection> for ApiError {
     fn from(rejection: JsonRejection) -> ApiError {
         match rejection.status() {
             StatusCode::PAYLOAD_TOO_LARGE => ApiError::TooLarge,
-            StatusCode::UNSUPPORTED_MEDIA_TYPE => {
-                ApiError::UnsupportedMediaType("expected a JSON body with content-type: application/json".to_string())
-            }
+            StatusCode::UNSUPPORTED_MEDIA_TYPE => ApiError::UnsupportedMediaType(
+                "expected a JSON body with content-type: application/json".to_string(),
+            ),
             _ => ApiError::BadRequest(clip(&rejection.body_text())),
         }
     }
@@ -179,7 +181,8 @@ pub fn app(state: AppState) -> Router {
         .allow_origin(AllowOrigin::predicate(
             |origin: &HeaderValue, _request: &axum::http::request::Parts| {
                 let origin = origin.as_bytes();
-                origin.starts_with(b"chrome-extension://") || origin.starts_with(b"moz-extension://")
+                origin.starts_with(b"chrome-extension://")
+                    || origin.starts_with(b"moz-extension://")
             },
         ))
         .allow_methods([Method::GET, Method::POST])
@@ -223,12 +226,31 @@ async fn get_health() -> Json<serde_json::Value> {
     Json(serde_json::json!({"status": "ok", "version": env!("CARGO_PKG_VERSION")}))
 }
 
+/// Contexts are redacted in the browser; the backend redacts again before it
+/// stores or reads anything, since any client can call it.
+fn redact_again(context: &mut ErrorContext) {
+    let redactor = consoledx_core::Redactor::default();
+    let scrub = |text: &mut String| {
+        let redacted = redactor.redact(text);
+        if redacted.count > 0 {
+            *text = redacted.text;
+        }
+        redacted.count
+    };
+    let mut count = scrub(&mut context.message) + scrub(&mut context.url);
+    for field in &mut context.fields {
+        count += scrub(&mut field.value);
+    }
+    context.redactions = context.redactions.saturating_add(count);
+}
+
 async fn post_analyze(
     State(state): State<AppState>,
     payload: Result<Json<AnalyzeRequest>, JsonRejection>,
 ) -> Result<Json<Analysis>, ApiError> {
     let Json(request) = payload?;
-    let context = request.context;
+    let mut context = request.context;
+    redact_again(&mut context);
     let mut analysis = state.inner.kb.analyze(&context);
     let id = new_diagnosis_id()?;
     analysis.diagnosis_id = Some(id.clone());
@@ -259,9 +281,13 @@ pub async fn resolve_context(state: &AppState, context: &ErrorContext) -> Resolu
     let region = context.identifiers.get("aws_region").map(String::as_str);
     let mut facts = Facts::default();
     let reads = consoledx_resolve::plan(context, &analysis);
-    reader.read_into(&reads, region, deadline_at, &mut facts).await;
+    reader
+        .read_into(&reads, region, deadline_at, &mut facts)
+        .await;
     let more = consoledx_resolve::followup(context, &analysis, &facts);
-    reader.read_into(&more, region, deadline_at, &mut facts).await;
+    reader
+        .read_into(&more, region, deadline_at, &mut facts)
+        .await;
     consoledx_resolve::resolve(context, &analysis, &facts, kb)
 }
 
@@ -270,7 +296,9 @@ async fn post_resolve(
     payload: Result<Json<ResolveRequest>, JsonRejection>,
 ) -> Result<Json<Resolution>, ApiError> {
     let Json(request) = payload?;
-    let mut resolution = resolve_context(&state, &request.context).await;
+    let mut context = request.context;
+    redact_again(&mut context);
+    let mut resolution = resolve_context(&state, &context).await;
     resolution.diagnosis_id = request.diagnosis_id;
     Ok(Json(resolution))
 }

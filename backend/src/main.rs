@@ -11,7 +11,11 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 #[derive(Parser, Debug)]
-#[command(name = "consoledx", version, about = "Diagnoses AWS Management Console errors")]
+#[command(
+    name = "consoledx",
+    version,
+    about = "Diagnoses AWS Management Console errors"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -154,7 +158,8 @@ fn print_json(value: &impl serde::Serialize) -> Result<(), Failure> {
 }
 
 fn analyze(url: &str, message: &str, role: Option<String>) -> Result<(), Failure> {
-    let parsed = url::Url::parse(url).map_err(|err| Failure::BadInput(format!("bad --url {url:?}: {err}")))?;
+    let parsed = url::Url::parse(url)
+        .map_err(|err| Failure::BadInput(format!("bad --url {url:?}: {err}")))?;
     if !matches!(parsed.scheme(), "https" | "http") {
         return Err(Failure::BadInput(format!(
             "bad --url {url:?}: expected an https:// console URL"
@@ -163,7 +168,8 @@ fn analyze(url: &str, message: &str, role: Option<String>) -> Result<(), Failure
     if message.trim().is_empty() {
         return Err(Failure::BadInput("--message is empty".to_string()));
     }
-    let kb = KnowledgeBase::builtin().map_err(|e| Failure::Internal(format!("built-in knowledge: {e}")))?;
+    let kb = KnowledgeBase::builtin()
+        .map_err(|e| Failure::Internal(format!("built-in knowledge: {e}")))?;
     let snapshot = Snapshot {
         url: url.to_string(),
         content: message.to_string(),
@@ -177,8 +183,9 @@ fn analyze(url: &str, message: &str, role: Option<String>) -> Result<(), Failure
 fn explain_access(input: &std::path::Path) -> Result<(), Failure> {
     let text = std::fs::read_to_string(input)
         .map_err(|err| Failure::BadInput(format!("cannot read {}: {err}", input.display())))?;
-    let query: consoledx_policy::AccessQuery = serde_json::from_str(&text)
-        .map_err(|err| Failure::BadInput(format!("{}: invalid access query: {err}", input.display())))?;
+    let query: consoledx_policy::AccessQuery = serde_json::from_str(&text).map_err(|err| {
+        Failure::BadInput(format!("{}: invalid access query: {err}", input.display()))
+    })?;
     let explanation = consoledx_policy::evaluate(&query)
         .map_err(|err| Failure::BadInput(format!("{}: {err}", input.display())))?;
     print_json(&explanation)
@@ -191,6 +198,7 @@ fn serve(addr: SocketAddr, config: Config) -> Result<(), Failure> {
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
         )
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -35,6 +35,8 @@ struct Case {
     error_contains: Option<String>,
     #[serde(default)]
     text_contains: Vec<String>,
+    #[serde(default)]
+    text_absent: Vec<String>,
     /// Header name -> expected value, or null for "absent".
     #[serde(default)]
     expect_headers: BTreeMap<String, Option<String>>,
@@ -51,7 +53,9 @@ fn request(case: &Case) -> Request<Body> {
     } else {
         String::new()
     };
-    let mut builder = Request::builder().method(case.method.as_str()).uri(&case.path);
+    let mut builder = Request::builder()
+        .method(case.method.as_str())
+        .uri(&case.path);
     if case.body.is_some() || case.body_raw.is_some() || case.body_size.is_some() {
         let content_type = case.content_type.as_deref().unwrap_or("application/json");
         builder = builder.header("content-type", content_type);
@@ -66,7 +70,10 @@ fn request(case: &Case) -> Request<Body> {
 fn check(case: &Case, reply: &common::Reply) -> Vec<String> {
     let mut failures = Vec::new();
     if reply.status.as_u16() != case.status {
-        failures.push(format!("status {} instead of {}", reply.status, case.status));
+        failures.push(format!(
+            "status {} instead of {}",
+            reply.status, case.status
+        ));
     }
     if let Some(expected) = &case.json
         && !contains_json(&reply.json, expected)
@@ -81,7 +88,12 @@ fn check(case: &Case, reply: &common::Reply) -> Vec<String> {
                 other.map(|e| e.chars().take(400).collect::<String>())
             )),
         }
-        if reply.json.get("error").and_then(Value::as_str).is_some_and(|e| e.chars().count() > 400) {
+        if reply
+            .json
+            .get("error")
+            .and_then(Value::as_str)
+            .is_some_and(|e| e.chars().count() > 400)
+        {
             failures.push("error message is not clipped".to_string());
         }
         if reply.json.as_object().is_some_and(|o| o.len() != 1) {
@@ -94,6 +106,11 @@ fn check(case: &Case, reply: &common::Reply) -> Vec<String> {
             failures.push(format!("body lacks text {phrase:?}"));
         }
     }
+    for phrase in &case.text_absent {
+        if text.contains(phrase.as_str()) {
+            failures.push(format!("body still holds {phrase:?}"));
+        }
+    }
     for (name, expected) in &case.expect_headers {
         let actual = reply.headers.get(name).and_then(|v| v.to_str().ok());
         if actual != expected.as_deref() {
@@ -101,7 +118,10 @@ fn check(case: &Case, reply: &common::Reply) -> Vec<String> {
         }
     }
     if !failures.is_empty() {
-        failures.push(format!("body: {}", text.chars().take(1500).collect::<String>()));
+        failures.push(format!(
+            "body: {}",
+            text.chars().take(1500).collect::<String>()
+        ));
     }
     failures
 }
@@ -110,8 +130,11 @@ fn check(case: &Case, reply: &common::Reply) -> Vec<String> {
 async fn api_cases() {
     let dir = tempfile::tempdir().expect("tempdir");
     let app = app(offline_state(dir.path()).await);
-    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/api_cases.json"))
-        .expect("cases readable");
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/data/api_cases.json"
+    ))
+    .expect("cases readable");
     let cases: Vec<Case> = serde_json::from_str(&text).expect("cases parse");
     assert!(cases.len() >= 15);
     let mut report = Vec::new();
@@ -121,13 +144,25 @@ async fn api_cases() {
             report.push(format!("{}: {failure}", case.name));
         }
     }
-    assert!(report.is_empty(), "{} failure(s):\n{}", report.len(), report.join("\n"));
+    assert!(
+        report.is_empty(),
+        "{} failure(s):\n{}",
+        report.len(),
+        report.join("\n")
+    );
 }
 
 async fn analyze_seed1(app: &axum::Router) -> String {
-    let reply = send(app, post_json("/v1/analyze", &json!({"context": common::seed1_context()}))).await;
+    let reply = send(
+        app,
+        post_json("/v1/analyze", &json!({"context": common::seed1_context()})),
+    )
+    .await;
     assert_eq!(reply.status, StatusCode::OK, "{}", reply.json);
-    let id = reply.json["diagnosis_id"].as_str().expect("diagnosis_id set").to_string();
+    let id = reply.json["diagnosis_id"]
+        .as_str()
+        .expect("diagnosis_id set")
+        .to_string();
     assert_eq!(id.len(), 36, "uuid form: {id}");
     id
 }
@@ -143,11 +178,22 @@ async fn feedback_is_stored_and_replaced() {
     let path = format!("/v1/diagnoses/{id}");
     let before = send(&app, get(&path)).await;
     assert_eq!(before.status, StatusCode::OK);
-    assert_eq!(before.json, json!({"id": id, "rule": "s3.bucket_not_empty", "verdict": null, "comment": null}));
+    assert_eq!(
+        before.json,
+        json!({"id": id, "rule": "s3.bucket_not_empty", "verdict": null, "comment": null})
+    );
 
     let sequence = [
-        (json!({"diagnosis_id": id, "verdict": "helpful"}), json!("helpful"), Value::Null),
-        (json!({"diagnosis_id": id, "verdict": "not_helpful", "comment": "named the wrong bucket"}), json!("not_helpful"), json!("named the wrong bucket")),
+        (
+            json!({"diagnosis_id": id, "verdict": "helpful"}),
+            json!("helpful"),
+            Value::Null,
+        ),
+        (
+            json!({"diagnosis_id": id, "verdict": "not_helpful", "comment": "named the wrong bucket"}),
+            json!("not_helpful"),
+            json!("named the wrong bucket"),
+        ),
     ];
     for (body, verdict, comment) in sequence {
         let stored = send(&app, post_json("/v1/feedback", &body)).await;
@@ -167,7 +213,14 @@ async fn feedback_survives_restart() {
     let id = {
         let app = app(offline_state(dir.path()).await);
         let id = analyze_seed1(&app).await;
-        let stored = send(&app, post_json("/v1/feedback", &json!({"diagnosis_id": id, "verdict": "helpful", "comment": "spot on"}))).await;
+        let stored = send(
+            &app,
+            post_json(
+                "/v1/feedback",
+                &json!({"diagnosis_id": id, "verdict": "helpful", "comment": "spot on"}),
+            ),
+        )
+        .await;
         assert_eq!(stored.status, StatusCode::OK);
         id
     };
@@ -183,12 +236,20 @@ async fn feedback_survives_restart() {
 async fn resolve_without_credentials_keeps_the_knowledge_steps() {
     let dir = tempfile::tempdir().expect("tempdir");
     let app = app(offline_state(dir.path()).await);
-    let reply = send(&app, post_json("/v1/resolve", &json!({"context": common::seed2_context()}))).await;
+    let reply = send(
+        &app,
+        post_json("/v1/resolve", &json!({"context": common::seed2_context()})),
+    )
+    .await;
     assert_eq!(reply.status, StatusCode::OK, "{}", reply.json);
-    let resolution: consoledx_core::api::Resolution = serde_json::from_value(reply.json.clone()).expect("a Resolution");
+    let resolution: consoledx_core::api::Resolution =
+        serde_json::from_value(reply.json.clone()).expect("a Resolution");
     assert!(!resolution.steps.is_empty(), "{}", reply.json);
     assert!(
-        resolution.not_checked.iter().any(|n| n.contains("no AWS credentials configured")),
+        resolution
+            .not_checked
+            .iter()
+            .any(|n| n.contains("no AWS credentials configured")),
         "{:?}",
         resolution.not_checked
     );
@@ -202,9 +263,12 @@ async fn tcp_smoke() {
     use hyper_util::rt::TokioExecutor;
 
     let dir = tempfile::tempdir().expect("tempdir");
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
     let addr = listener.local_addr().expect("addr");
-    let server = tokio::spawn(axum::serve(listener, app(offline_state(dir.path()).await)).into_future());
+    let server =
+        tokio::spawn(axum::serve(listener, app(offline_state(dir.path()).await)).into_future());
     let client: Client<_, Body> = Client::builder(TokioExecutor::new()).build_http();
 
     let health = client
@@ -212,17 +276,103 @@ async fn tcp_smoke() {
         .await
         .expect("healthz answers");
     assert_eq!(health.status(), StatusCode::OK);
-    let body: Value = serde_json::from_slice(&health.into_body().collect().await.expect("body").to_bytes()).expect("json");
+    let body: Value =
+        serde_json::from_slice(&health.into_body().collect().await.expect("body").to_bytes())
+            .expect("json");
     assert_eq!(body["status"], "ok");
     assert_eq!(body["version"], env!("CARGO_PKG_VERSION"));
 
     let analyzed = client
-        .request(post_json(&format!("http://{addr}/v1/analyze"), &json!({"context": common::seed1_context()})))
+        .request(post_json(
+            &format!("http://{addr}/v1/analyze"),
+            &json!({"context": common::seed1_context()}),
+        ))
         .await
         .expect("analyze answers");
     assert_eq!(analyzed.status(), StatusCode::OK);
-    let body: Value = serde_json::from_slice(&analyzed.into_body().collect().await.expect("body").to_bytes()).expect("json");
+    let body: Value = serde_json::from_slice(
+        &analyzed
+            .into_body()
+            .collect()
+            .await
+            .expect("body")
+            .to_bytes(),
+    )
+    .expect("json");
     assert_eq!(body["rule"], "s3.bucket_not_empty");
     assert_eq!(body["identifiers"]["s3_bucket_name"], "my-bucket-123456");
     server.abort();
+}
+
+#[tokio::test]
+async fn stored_context_is_redacted_again() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let app = app(offline_state(dir.path()).await);
+    let secret = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY";
+    let context = json!({"message": format!("Signature mismatch with aws_secret_access_key={secret}"), "url": "https://console.aws.amazon.com/iam/home"});
+    let reply = send(&app, post_json("/v1/analyze", &json!({"context": context}))).await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.json);
+    let id = reply.json["diagnosis_id"].as_str().expect("id").to_string();
+    let db = rusqlite::Connection::open(dir.path().join("consoledx.sqlite3")).expect("db opens");
+    let stored: String = db
+        .query_row(
+            "SELECT context_json FROM diagnoses WHERE id = ?1",
+            [&id],
+            |row| row.get(0),
+        )
+        .expect("diagnosis stored");
+    assert!(!stored.contains(secret), "secret stored: {stored}");
+    let stored: Value = serde_json::from_str(&stored).expect("stored context is JSON");
+    assert!(stored["redactions"].as_u64().unwrap_or(0) >= 1, "{stored}");
+}
+
+/// An endpoint that accepts connections and never answers: every read hits its timeout,
+/// and the answer still comes, listing what was not checked.
+#[tokio::test]
+async fn reads_that_hang_time_out() {
+    let silent = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let endpoint = format!("http://{}", silent.local_addr().expect("addr"));
+    let holder = tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((socket, _)) = silent.accept().await {
+            held.push(socket);
+        }
+    });
+    let dir = tempfile::tempdir().expect("tempdir");
+    let state = common::state_with(
+        dir.path(),
+        consoledx::AwsSettings {
+            endpoint_url: Some(endpoint),
+            credentials: consoledx::Credentials::Static {
+                access_key_id: "testing".into(),
+                secret_access_key: "testing".into(),
+            },
+            region: Some("us-west-2".into()),
+            read_timeout: std::time::Duration::from_millis(300),
+            deadline: std::time::Duration::from_millis(800),
+        },
+    )
+    .await;
+    let app = app(state);
+    let reply = send(
+        &app,
+        post_json("/v1/resolve", &json!({"context": common::seed2_context()})),
+    )
+    .await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.json);
+    let resolution: consoledx_core::api::Resolution =
+        serde_json::from_value(reply.json.clone()).expect("a Resolution");
+    assert!(
+        !resolution.not_checked.is_empty()
+            && resolution
+                .not_checked
+                .iter()
+                .all(|n| n.contains("timed out")),
+        "{:?}",
+        resolution.not_checked
+    );
+    assert!(!resolution.steps.is_empty());
+    holder.abort();
 }

@@ -37,7 +37,11 @@ fn check(case: &Case) -> Vec<String> {
     let stderr = String::from_utf8_lossy(&output.stderr);
     let mut failures = Vec::new();
     if output.status.code() != Some(case.exit) {
-        failures.push(format!("exit {:?} instead of {}", output.status.code(), case.exit));
+        failures.push(format!(
+            "exit {:?} instead of {}",
+            output.status.code(),
+            case.exit
+        ));
     }
     if let Some(expected) = &case.stdout_json {
         match serde_json::from_str::<Value>(&stdout) {
@@ -80,13 +84,25 @@ fn check(case: &Case) -> Vec<String> {
 
 #[test]
 fn cli_cases() {
-    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/cli_cases.json"))
-        .expect("cases readable");
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/data/cli_cases.json"
+    ))
+    .expect("cases readable");
     let cases: Vec<Case> = serde_json::from_str(&text).expect("cases parse");
     assert!(cases.len() >= 10);
     let report: Vec<String> = cases
         .iter()
-        .flat_map(|case| check(case).into_iter().map(move |f| format!("{}: {f}", case.name)))
+        .flat_map(|case| {
+            check(case)
+                .into_iter()
+                .map(move |f| format!("{}: {f}", case.name))
+        })
         .collect();
-    assert!(report.is_empty(), "{} failure(s):\n{}", report.len(), report.join("\n"));
+    assert!(
+        report.is_empty(),
+        "{} failure(s):\n{}",
+        report.len(),
+        report.join("\n")
+    );
 }

@@ -85,12 +85,17 @@ async fn reset(moto: &Moto) {
     use http_body_util::Empty;
     use hyper_util::client::legacy::Client;
     use hyper_util::rt::TokioExecutor;
-    let client: Client<_, Empty<axum::body::Bytes>> = Client::builder(TokioExecutor::new()).build_http();
+    let client: Client<_, Empty<axum::body::Bytes>> =
+        Client::builder(TokioExecutor::new()).build_http();
     let request = axum::http::Request::post(format!("{}/moto-api/reset", moto.url))
         .body(Empty::new())
         .expect("request builds");
     let response = client.request(request).await.expect("moto reset answers");
-    assert!(response.status().is_success(), "moto reset: {}", response.status());
+    assert!(
+        response.status().is_success(),
+        "moto reset: {}",
+        response.status()
+    );
 }
 
 async fn seeding_config(moto: &Moto) -> SdkConfig {
@@ -104,7 +109,9 @@ async fn seeding_config(moto: &Moto) -> SdkConfig {
         )
         .region(Region::new(REGION))
         .endpoint_url(&moto.url)
-        .credentials_provider(aws_sdk_sts::config::Credentials::new("testing", "testing", None, None, "test"))
+        .credentials_provider(aws_sdk_sts::config::Credentials::new(
+            "testing", "testing", None, None, "test",
+        ))
         .load()
         .await
 }
@@ -118,7 +125,9 @@ impl Seeder {
     fn new(config: &SdkConfig) -> Seeder {
         Seeder {
             s3: aws_sdk_s3::Client::from_conf(
-                aws_sdk_s3::config::Builder::from(config).force_path_style(true).build(),
+                aws_sdk_s3::config::Builder::from(config)
+                    .force_path_style(true)
+                    .build(),
             ),
             iam: aws_sdk_iam::Client::new(config),
         }
@@ -160,7 +169,11 @@ impl Seeder {
             .send()
             .await
             .expect("create policy");
-        let arn = policy.policy().and_then(|p| p.arn()).expect("policy arn").to_string();
+        let arn = policy
+            .policy()
+            .and_then(|p| p.arn())
+            .expect("policy arn")
+            .to_string();
         self.iam
             .attach_role_policy()
             .role_name("ReadOnly")
@@ -201,7 +214,9 @@ impl Seeder {
                 .put_object()
                 .bucket(BUCKET)
                 .key("reports/2024.csv")
-                .body(aws_sdk_s3::primitives::ByteStream::from_static(body.as_bytes()))
+                .body(aws_sdk_s3::primitives::ByteStream::from_static(
+                    body.as_bytes(),
+                ))
                 .send()
                 .await
                 .expect("put object");
@@ -234,19 +249,36 @@ fn check(name: &str, resolution: &Resolution, expect: &Expect) -> Vec<String> {
     }
     let mut next = 0;
     for expected in &expect.steps {
-        let found = resolution.steps.iter().enumerate().skip(next).find(|(_, step)| {
-            step.title.contains(expected.title)
-                && expected.cli.is_none_or(|c| step.cli.as_deref().is_some_and(|s| s.contains(c)))
-                && expected.link.is_none_or(|l| step.link.as_deref().is_some_and(|s| s.contains(l)))
-        });
+        let found = resolution
+            .steps
+            .iter()
+            .enumerate()
+            .skip(next)
+            .find(|(_, step)| {
+                step.title.contains(expected.title)
+                    && expected
+                        .cli
+                        .is_none_or(|c| step.cli.as_deref().is_some_and(|s| s.contains(c)))
+                    && expected
+                        .link
+                        .is_none_or(|l| step.link.as_deref().is_some_and(|s| s.contains(l)))
+            });
         match found {
             Some((index, _)) => next = index + 1,
-            None => failures.push(format!("no step {:?} (cli {:?}) in order", expected.title, expected.cli)),
+            None => failures.push(format!(
+                "no step {:?} (cli {:?}) in order",
+                expected.title, expected.cli
+            )),
         }
     }
     for word in expect.never {
         for step in &resolution.steps {
-            let texts = [Some(&step.title), Some(&step.detail), step.cli.as_ref(), step.policy.as_ref()];
+            let texts = [
+                Some(&step.title),
+                Some(&step.detail),
+                step.cli.as_ref(),
+                step.policy.as_ref(),
+            ];
             if texts.into_iter().flatten().any(|t| t.contains(word)) {
                 failures.push(format!("step {:?} mentions {word:?}", step.title));
             }
@@ -266,7 +298,10 @@ fn check(name: &str, resolution: &Resolution, expect: &Expect) -> Vec<String> {
             serde_json::to_string_pretty(resolution).unwrap_or_default()
         ));
     }
-    failures.into_iter().map(|f| format!("{name}: {f}")).collect()
+    failures
+        .into_iter()
+        .map(|f| format!("{name}: {f}"))
+        .collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -333,12 +368,19 @@ async fn seed_scenarios_against_moto() {
             .await
             .expect("apply proposed policy");
         let fixed = resolve(common::seed2_context()).await;
-        report.extend(check("after the fix", &fixed, &Expect {
-            cause: &["allow s3:ListBucket"],
-            steps: vec![StepExpect { title: "Refresh the page", ..Default::default() }],
-            never: &["put-role-policy"],
-            evidence: &["consoledx-fix allows s3:ListBucket"],
-        }));
+        report.extend(check(
+            "after the fix",
+            &fixed,
+            &Expect {
+                cause: &["allow s3:ListBucket"],
+                steps: vec![StepExpect {
+                    title: "Refresh the page",
+                    ..Default::default()
+                }],
+                never: &["put-role-policy"],
+                evidence: &["consoledx-fix allows s3:ListBucket"],
+            },
+        ));
     }
 
     // (b) The bucket policy denies listing to the role explicitly: fix the bucket policy, not the role.
@@ -347,23 +389,31 @@ async fn seed_scenarios_against_moto() {
     seeder.read_only_role().await;
     seeder.deny_listing_in_bucket_policy().await;
     let explicit = resolve(common::seed2_context()).await;
-    report.extend(check("bucket policy deny", &explicit, &Expect {
-        cause: &["bucket policy of my-bucket-123456", "explicitly denies s3:ListBucket", "DenyListForReadOnly"],
-        steps: vec![
-            StepExpect {
-                title: "Edit the bucket policy of my-bucket-123456",
-                cli: Some("aws s3api get-bucket-policy --bucket my-bucket-123456"),
-                link: Some("tab=permissions"),
-            },
-            StepExpect {
-                title: "Save the edited bucket policy",
-                cli: Some("delete-bucket-policy --bucket my-bucket-123456"),
-                link: None,
-            },
-        ],
-        never: &["put-role-policy", "iam/home#/roles"],
-        evidence: &["statement \"DenyListForReadOnly\" denies s3:ListBucket"],
-    }));
+    report.extend(check(
+        "bucket policy deny",
+        &explicit,
+        &Expect {
+            cause: &[
+                "bucket policy of my-bucket-123456",
+                "explicitly denies s3:ListBucket",
+                "DenyListForReadOnly",
+            ],
+            steps: vec![
+                StepExpect {
+                    title: "Edit the bucket policy of my-bucket-123456",
+                    cli: Some("aws s3api get-bucket-policy --bucket my-bucket-123456"),
+                    link: Some("tab=permissions"),
+                },
+                StepExpect {
+                    title: "Save the edited bucket policy",
+                    cli: Some("delete-bucket-policy --bucket my-bucket-123456"),
+                    link: None,
+                },
+            ],
+            never: &["put-role-policy", "iam/home#/roles"],
+            evidence: &["statement \"DenyListForReadOnly\" denies s3:ListBucket"],
+        },
+    ));
 
     // (c) Seed example 1: a versioned bucket with objects cannot be deleted.
     reset(&moto).await;
@@ -381,18 +431,48 @@ async fn seed_scenarios_against_moto() {
         Some("BucketNotEmpty")
     );
     let not_empty = resolve(common::seed1_context()).await;
-    report.extend(check("bucket not empty", &not_empty, &Expect {
-        cause: &["my-bucket-123456"],
-        steps: vec![
-            StepExpect { title: "Open bucket my-bucket-123456", cli: None, link: Some("s3/buckets/my-bucket-123456?region=us-west-2") },
-            StepExpect { title: "Empty", cli: None, link: Some("/empty?region=us-west-2") },
-            StepExpect { title: "lifecycle rule", ..Default::default() },
-            StepExpect { title: "permanently delete", ..Default::default() },
-            StepExpect { title: "Retry deleting bucket my-bucket-123456", cli: Some("delete-bucket --bucket my-bucket-123456"), link: None },
-        ],
-        never: &[],
-        evidence: &["Versioning on bucket my-bucket-123456 is Enabled", "Bucket my-bucket-123456 still holds objects"],
-    }));
+    report.extend(check(
+        "bucket not empty",
+        &not_empty,
+        &Expect {
+            cause: &["my-bucket-123456"],
+            steps: vec![
+                StepExpect {
+                    title: "Open bucket my-bucket-123456",
+                    cli: None,
+                    link: Some("s3/buckets/my-bucket-123456?region=us-west-2"),
+                },
+                StepExpect {
+                    title: "Empty",
+                    cli: None,
+                    link: Some("/empty?region=us-west-2"),
+                },
+                StepExpect {
+                    title: "lifecycle rule",
+                    ..Default::default()
+                },
+                StepExpect {
+                    title: "permanently delete",
+                    ..Default::default()
+                },
+                StepExpect {
+                    title: "Retry deleting bucket my-bucket-123456",
+                    cli: Some("delete-bucket --bucket my-bucket-123456"),
+                    link: None,
+                },
+            ],
+            never: &[],
+            evidence: &[
+                "Versioning on bucket my-bucket-123456 is Enabled",
+                "Bucket my-bucket-123456 still holds objects",
+            ],
+        },
+    ));
 
-    assert!(report.is_empty(), "{} failure(s):\n{}", report.len(), report.join("\n"));
+    assert!(
+        report.is_empty(),
+        "{} failure(s):\n{}",
+        report.len(),
+        report.join("\n")
+    );
 }

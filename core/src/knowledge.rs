@@ -292,6 +292,11 @@ impl KnowledgeBase {
         KnowledgeBase::from_packs(&packs)
     }
 
+    /// The embedded knowledge blob: `[{"name": "s3.toml", "pack": {...}}, ...]`.
+    pub fn builtin_packs_json() -> &'static str {
+        BUILTIN_PACKS
+    }
+
     /// Size in bytes of the embedded knowledge blob (all packs as JSON).
     pub fn builtin_blob_len() -> usize {
         BUILTIN_PACKS.len()

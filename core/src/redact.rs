@@ -30,8 +30,10 @@ pub struct Redacted {
 enum Gate {
     /// The pattern starts with case-sensitive literals: its own prefilter is fast.
     Always,
-    /// One of these lowercase words occurs.
-    Contains(&'static [&'static str]),
+    /// The word `bearer` or `basic` occurs, in any case.
+    AuthScheme,
+    /// The word `signature` occurs, in any case.
+    Signature,
     /// A `word: value` / `word = value` whose word ends with a credential word.
     Assignment,
 }
@@ -47,27 +49,49 @@ struct Rule {
 /// Words that end the name of a credential in `name: value` / `name=value`.
 const ASSIGNED_WORDS: &[&str] = &["password", "passwd", "passphrase", "secret", "token", "key"];
 
-/// Whether some `:` or `=` follows (after an optional quote and blanks) a
-/// word ending in a credential word.
-fn has_credential_assignment(text: &str) -> bool {
+/// What the gates ask about a text, found in one pass over it.
+#[derive(Debug, Default, Clone, Copy)]
+struct Cues {
+    auth_scheme: bool,
+    signature: bool,
+    assignment: bool,
+}
+
+fn starts_with_ignore_case(bytes: &[u8], at: usize, word: &[u8]) -> bool {
+    bytes.len() - at >= word.len() && bytes[at..at + word.len()].eq_ignore_ascii_case(word)
+}
+
+/// Whether the `:` or `=` at `at` follows (after an optional quote and
+/// blanks) a word ending in a credential word.
+fn assigns_credential(bytes: &[u8], at: usize) -> bool {
+    let mut end = at;
+    while end > 0 && matches!(bytes[end - 1], b' ' | b'\t' | b'"' | b'\'') {
+        end -= 1;
+    }
+    let before = &bytes[..end];
+    ASSIGNED_WORDS.iter().any(|word| {
+        before.len() >= word.len()
+            && before[before.len() - word.len()..].eq_ignore_ascii_case(word.as_bytes())
+    })
+}
+
+fn cues(text: &str) -> Cues {
     let bytes = text.as_bytes();
+    let mut cues = Cues::default();
     for (at, byte) in bytes.iter().enumerate() {
-        if *byte != b':' && *byte != b'=' {
-            continue;
-        }
-        let mut end = at;
-        while end > 0 && matches!(bytes[end - 1], b' ' | b'\t' | b'"' | b'\'') {
-            end -= 1;
-        }
-        let before = &bytes[..end];
-        if ASSIGNED_WORDS.iter().any(|word| {
-            before.len() >= word.len()
-                && before[before.len() - word.len()..].eq_ignore_ascii_case(word.as_bytes())
-        }) {
-            return true;
+        match byte {
+            b':' | b'=' if !cues.assignment => cues.assignment = assigns_credential(bytes, at),
+            b'b' | b'B' if !cues.auth_scheme => {
+                cues.auth_scheme = starts_with_ignore_case(bytes, at, b"bearer")
+                    || starts_with_ignore_case(bytes, at, b"basic");
+            }
+            b's' | b'S' if !cues.signature => {
+                cues.signature = starts_with_ignore_case(bytes, at, b"signature");
+            }
+            _ => {}
         }
     }
-    false
+    cues
 }
 
 /// Keywords whose `: value` / `= value` is a secret.
@@ -135,13 +159,13 @@ fn builtin_rules() -> Vec<Rule> {
             "bearer_token",
             r"(?-u:\b)(?i-u:bearer|basic)[ \t]+([A-Za-z0-9._~+/=-]{8,})",
             1,
-            Gate::Contains(&["bearer", "basic"]),
+            Gate::AuthScheme,
         ),
         rule(
             "signature",
             r"(?-u:\b)(?i-u:x-amz-signature|signature)[ \t]*=[ \t]*([0-9a-fA-F]{64})",
             1,
-            Gate::Contains(&["signature"]),
+            Gate::Signature,
         ),
         rule(
             "password",
@@ -201,19 +225,15 @@ impl Redactor {
     }
 
     pub fn redact(&self, text: &str) -> Redacted {
-        let mut lower: Option<String> = None;
-        let mut assignment: Option<bool> = None;
+        let mut found_cues: Option<Cues> = None;
         let mut spans: Vec<Span> = Vec::new();
         for rule in BUILTIN.iter() {
+            let mut cues = || *found_cues.get_or_insert_with(|| cues(text));
             let worth_running = match rule.gate {
                 Gate::Always => true,
-                Gate::Contains(words) => {
-                    let lower = lower.get_or_insert_with(|| text.to_ascii_lowercase());
-                    words.iter().any(|word| lower.contains(word))
-                }
-                Gate::Assignment => {
-                    *assignment.get_or_insert_with(|| has_credential_assignment(text))
-                }
+                Gate::AuthScheme => cues().auth_scheme,
+                Gate::Signature => cues().signature,
+                Gate::Assignment => cues().assignment,
             };
             if !worth_running {
                 continue;

@@ -64,12 +64,20 @@ pub struct ResolutionView {
 }
 
 impl DiagnosisView {
-    pub fn new(analysis: &Analysis, context: &ErrorContext, source: Source, notice: Option<String>) -> Self {
+    pub fn new(
+        analysis: &Analysis,
+        context: &ErrorContext,
+        source: Source,
+        notice: Option<String>,
+    ) -> Self {
         let identifiers = analysis
             .identifiers
             .iter()
             .take(MAX_ITEMS)
-            .map(|(key, value)| LabelledValue { label: key.clone(), value: clip(value) })
+            .map(|(key, value)| LabelledValue {
+                label: key.clone(),
+                value: clip(value),
+            })
             .collect();
         DiagnosisView {
             diagnosis_id: analysis.diagnosis_id.as_deref().map(clip),
@@ -91,8 +99,14 @@ impl DiagnosisView {
 impl SentDetails {
     pub fn of(context: &ErrorContext) -> Self {
         let mut items = vec![
-            LabelledValue { label: "Message".into(), value: clip(&context.message) },
-            LabelledValue { label: "Page URL".into(), value: clip(&context.url) },
+            LabelledValue {
+                label: "Message".into(),
+                value: clip(&context.message),
+            },
+            LabelledValue {
+                label: "Page URL".into(),
+                value: clip(&context.url),
+            },
         ];
         if let Some(identity) = &context.identity {
             let mut who = identity.name.clone();
@@ -102,12 +116,21 @@ impl SentDetails {
             if let Some(account) = &identity.account_id {
                 who = format!("{who} @ {account}");
             }
-            items.push(LabelledValue { label: "Signed in as".into(), value: clip(&who) });
+            items.push(LabelledValue {
+                label: "Signed in as".into(),
+                value: clip(&who),
+            });
         }
         for field in context.fields.iter().take(MAX_ITEMS) {
-            items.push(LabelledValue { label: clip(&field.label), value: clip(&field.value) });
+            items.push(LabelledValue {
+                label: clip(&field.label),
+                value: clip(&field.value),
+            });
         }
-        SentDetails { items, redactions: context.redactions }
+        SentDetails {
+            items,
+            redactions: context.redactions,
+        }
     }
 }
 
@@ -128,8 +151,18 @@ impl ResolutionView {
         ResolutionView {
             cause: clip(&resolution.cause),
             steps,
-            not_checked: resolution.not_checked.iter().take(MAX_ITEMS).map(|s| clip(s)).collect(),
-            evidence: resolution.evidence.iter().take(MAX_ITEMS).map(|s| clip(s)).collect(),
+            not_checked: resolution
+                .not_checked
+                .iter()
+                .take(MAX_ITEMS)
+                .map(|s| clip(s))
+                .collect(),
+            evidence: resolution
+                .evidence
+                .iter()
+                .take(MAX_ITEMS)
+                .map(|s| clip(s))
+                .collect(),
         }
     }
 }
@@ -137,7 +170,12 @@ impl ResolutionView {
 fn vetted_links(links: &[Link]) -> Vec<Link> {
     links
         .iter()
-        .filter_map(|link| vetted_url(&link.url).map(|url| Link { title: clip(&link.title), url }))
+        .filter_map(|link| {
+            vetted_url(&link.url).map(|url| Link {
+                title: clip(&link.title),
+                url,
+            })
+        })
         .take(MAX_ITEMS)
         .collect()
 }
@@ -157,13 +195,20 @@ const ALLOWED_HOST_SUFFIXES: &[&str] = &[
 /// (`javascript:`, `data:`, http, look-alike hosts).
 pub fn vetted_url(raw: &str) -> Option<String> {
     let url = url::Url::parse(raw.trim()).ok()?;
-    if url.scheme() != "https" || !url.username().is_empty() || url.password().is_some() || url.port().is_some() {
+    if url.scheme() != "https"
+        || !url.username().is_empty()
+        || url.password().is_some()
+        || url.port().is_some()
+    {
         return None;
     }
     let host = url.host_str()?.to_ascii_lowercase();
-    let allowed = ALLOWED_HOST_SUFFIXES
-        .iter()
-        .any(|suffix| host == *suffix || host.strip_suffix(suffix).is_some_and(|rest| rest.ends_with('.')));
+    let allowed = ALLOWED_HOST_SUFFIXES.iter().any(|suffix| {
+        host == *suffix
+            || host
+                .strip_suffix(suffix)
+                .is_some_and(|rest| rest.ends_with('.'))
+    });
     if !allowed || url.as_str().len() > MAX_TEXT {
         return None;
     }
@@ -194,9 +239,18 @@ mod tests {
 
     #[test]
     fn links_only_open_https_aws_pages() {
-        check_url("https://docs.aws.amazon.com/AmazonS3/latest/userguide/empty-bucket.html", Some("https://docs.aws.amazon.com/AmazonS3/latest/userguide/empty-bucket.html"));
-        check_url("https://s3.console.aws.amazon.com/s3/buckets/b?region=us-west-2", Some("https://s3.console.aws.amazon.com/s3/buckets/b?region=us-west-2"));
-        check_url("https://console.amazonaws-us-gov.com/iam/home", Some("https://console.amazonaws-us-gov.com/iam/home"));
+        check_url(
+            "https://docs.aws.amazon.com/AmazonS3/latest/userguide/empty-bucket.html",
+            Some("https://docs.aws.amazon.com/AmazonS3/latest/userguide/empty-bucket.html"),
+        );
+        check_url(
+            "https://s3.console.aws.amazon.com/s3/buckets/b?region=us-west-2",
+            Some("https://s3.console.aws.amazon.com/s3/buckets/b?region=us-west-2"),
+        );
+        check_url(
+            "https://console.amazonaws-us-gov.com/iam/home",
+            Some("https://console.amazonaws-us-gov.com/iam/home"),
+        );
         check_url("javascript:alert(1)", None);
         check_url("data:text/html,<script>alert(1)</script>", None);
         check_url("http://docs.aws.amazon.com/x", None);

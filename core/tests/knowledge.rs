@@ -709,3 +709,64 @@ fn rule_metadata_serves_help_me_resolve() {
         }
     }
 }
+
+/// The extension's wasm build matches with regex-lite, the native build with
+/// regex: every pack pattern must compile under both and match the same spans
+/// on every message the tests know.
+#[test]
+fn pack_patterns_behave_alike_under_both_regex_engines() {
+    let blob: serde_json::Value = match serde_json::from_str(KnowledgeBase::builtin_packs_json()) {
+        Ok(blob) => blob,
+        Err(err) => panic!("blob: {err}"),
+    };
+    let mut patterns = Vec::new();
+    let mut messages: Vec<String> = records()
+        .iter()
+        .map(|record| record.message.to_ascii_lowercase())
+        .collect();
+    for pack in blob.as_array().into_iter().flatten() {
+        for rule in pack["pack"]["rule"].as_array().into_iter().flatten() {
+            for field in ["patterns", "captures", "unless"] {
+                for pattern in rule[field]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|p| p.as_str())
+                {
+                    patterns.push(pattern.to_string());
+                }
+            }
+            for fixture in rule["fixtures"].as_array().into_iter().flatten() {
+                if let Some(message) = fixture["message"].as_str() {
+                    messages.push(message.to_ascii_lowercase());
+                }
+            }
+        }
+    }
+    assert!(patterns.len() > 150, "only {} patterns", patterns.len());
+    let mut failures = Vec::new();
+    for pattern in &patterns {
+        let native = Regex::new(pattern).unwrap_or_else(|err| panic!("{pattern}: {err}"));
+        let lite = match regex_lite::Regex::new(pattern) {
+            Ok(lite) => lite,
+            Err(err) => {
+                failures.push(format!("regex-lite rejects {pattern}: {err}"));
+                continue;
+            }
+        };
+        for message in &messages {
+            let spans_native: Option<Vec<_>> = native
+                .captures(message)
+                .map(|found| found.iter().map(|group| group.map(|g| g.range())).collect());
+            let spans_lite: Option<Vec<_>> = lite
+                .captures(message)
+                .map(|found| found.iter().map(|group| group.map(|g| g.range())).collect());
+            if spans_native != spans_lite {
+                failures.push(format!(
+                    "{pattern} differs on {message:?}: {spans_native:?} vs {spans_lite:?}"
+                ));
+            }
+        }
+    }
+    report(failures);
+}

@@ -31,7 +31,10 @@ pub enum BackendError {
 impl BackendError {
     /// Whether the backend could not be asked at all (as opposed to answering badly).
     pub fn is_unreachable(&self) -> bool {
-        matches!(self, BackendError::Timeout(_) | BackendError::Unreachable(_))
+        matches!(
+            self,
+            BackendError::Timeout(_) | BackendError::Unreachable(_)
+        )
     }
 }
 
@@ -43,15 +46,21 @@ pub struct Backend<'a> {
 
 impl Backend<'_> {
     pub fn endpoint(&self, path: &str) -> Result<String, BackendError> {
-        let base = url::Url::parse(self.base_url.trim()).map_err(|_| BackendError::BadUrl(self.base_url.into()))?;
+        let base = url::Url::parse(self.base_url.trim())
+            .map_err(|_| BackendError::BadUrl(self.base_url.into()))?;
         if !matches!(base.scheme(), "http" | "https") {
             return Err(BackendError::BadUrl(self.base_url.into()));
         }
         Ok(format!("{}{path}", base.as_str().trim_end_matches('/')))
     }
 
-    pub async fn post<B: Serialize, R: DeserializeOwned>(&self, path: &str, body: &B) -> Result<R, BackendError> {
-        let body = serde_json::to_string(body).map_err(|e| BackendError::Malformed(e.to_string()))?;
+    pub async fn post<B: Serialize, R: DeserializeOwned>(
+        &self,
+        path: &str,
+        body: &B,
+    ) -> Result<R, BackendError> {
+        let body =
+            serde_json::to_string(body).map_err(|e| BackendError::Malformed(e.to_string()))?;
         let text = self.send("POST", path, Some(body)).await?;
         parse(&text)
     }
@@ -62,18 +71,30 @@ impl Backend<'_> {
     }
 
     /// Sends one request; an empty success body reads as `null`.
-    async fn send(&self, method: &str, path: &str, body: Option<String>) -> Result<String, BackendError> {
+    async fn send(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<String>,
+    ) -> Result<String, BackendError> {
         let url = self.endpoint(path)?;
-        let controller = AbortController::new().map_err(js_reason).map_err(BackendError::Unreachable)?;
+        let controller = AbortController::new()
+            .map_err(js_reason)
+            .map_err(BackendError::Unreachable)?;
         let init = RequestInit::new();
         init.set_method(method);
         init.set_signal(Some(&controller.signal()));
         if let Some(body) = &body {
             init.set_body(&JsValue::from_str(body));
         }
-        let request = Request::new_with_str_and_init(&url, &init).map_err(|e| BackendError::BadUrl(js_reason(e)))?;
+        let request = Request::new_with_str_and_init(&url, &init)
+            .map_err(|e| BackendError::BadUrl(js_reason(e)))?;
         let headers = request.headers();
-        let set = |name: &str, value: &str| headers.set(name, value).map_err(|e| BackendError::Malformed(js_reason(e)));
+        let set = |name: &str, value: &str| {
+            headers
+                .set(name, value)
+                .map_err(|e| BackendError::Malformed(js_reason(e)))
+        };
         set("accept", "application/json")?;
         if body.is_some() {
             set("content-type", "application/json")?;
@@ -86,15 +107,35 @@ impl Backend<'_> {
         let abort = controller.clone();
         let _deadline = gloo_timers::callback::Timeout::new(self.timeout_ms, move || abort.abort());
         let timed_out = |e: JsValue| {
-            if controller.signal().aborted() { BackendError::Timeout(self.timeout_ms) } else { BackendError::Unreachable(js_reason(e)) }
+            if controller.signal().aborted() {
+                BackendError::Timeout(self.timeout_ms)
+            } else {
+                BackendError::Unreachable(js_reason(e))
+            }
         };
-        let response: Response = JsFuture::from(global_fetch(&request)).await.map_err(timed_out)?.unchecked_into();
-        let text_promise = response.text().map_err(|e| BackendError::Malformed(js_reason(e)))?;
-        let text = JsFuture::from(text_promise).await.map_err(timed_out)?.as_string().unwrap_or_default();
+        let response: Response = JsFuture::from(global_fetch(&request))
+            .await
+            .map_err(timed_out)?
+            .unchecked_into();
+        let text_promise = response
+            .text()
+            .map_err(|e| BackendError::Malformed(js_reason(e)))?;
+        let text = JsFuture::from(text_promise)
+            .await
+            .map_err(timed_out)?
+            .as_string()
+            .unwrap_or_default();
         if !response.ok() {
-            return Err(BackendError::Status { status: response.status(), message: error_message(&text) });
+            return Err(BackendError::Status {
+                status: response.status(),
+                message: error_message(&text),
+            });
         }
-        Ok(if text.trim().is_empty() { "null".into() } else { text })
+        Ok(if text.trim().is_empty() {
+            "null".into()
+        } else {
+            text
+        })
     }
 }
 

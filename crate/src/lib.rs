@@ -54,7 +54,12 @@ impl Core {
     pub fn new() -> Result<Core, JsValue> {
         let knowledge = KnowledgeBase::builtin().map_err(CoreError::from)?;
         let redactor = RefCell::new((Vec::new(), Rc::new(Redactor::default())));
-        Ok(Core { inner: Rc::new(Inner { knowledge, redactor }) })
+        Ok(Core {
+            inner: Rc::new(Inner {
+                knowledge,
+                redactor,
+            }),
+        })
     }
 
     /// Handles one tagged message; resolves to the tagged reply. Never rejects
@@ -65,7 +70,10 @@ impl Core {
         wasm_bindgen_futures::future_to_promise(async move {
             let reply = match decode(message, settings) {
                 Ok((request, settings)) => inner.handle(request, &settings).await,
-                Err(error) => Reply::Error { message: error.to_string(), retryable: false },
+                Err(error) => Reply::Error {
+                    message: error.to_string(),
+                    retryable: false,
+                },
             };
             to_js(&reply)
         })
@@ -73,7 +81,8 @@ impl Core {
 }
 
 fn decode(message: JsValue, settings: JsValue) -> Result<(Request, Settings), CoreError> {
-    let request = serde_wasm_bindgen::from_value(message).map_err(|e| CoreError::Message(e.to_string()))?;
+    let request =
+        serde_wasm_bindgen::from_value(message).map_err(|e| CoreError::Message(e.to_string()))?;
     let settings = if settings.is_undefined() || settings.is_null() {
         Settings::default()
     } else {
@@ -97,53 +106,109 @@ impl Inner {
             timeout_ms: settings.timeout_ms,
         };
         match request {
-            Request::GetSpec => Reply::Spec { spec: DetectionSpec::builtin() },
-            Request::Diagnose { snapshot } => match self.redactor(&settings.redaction_patterns) {
-                Ok(redactor) => self.diagnose(&backend, consoledx_core::interpret(&snapshot, &redactor)).await,
-                Err(error) => Reply::Error { message: error.to_string(), retryable: false },
+            Request::GetSpec => Reply::Spec {
+                spec: DetectionSpec::builtin(),
             },
-            Request::Resolve { diagnosis_id, context } => {
-                let body = ResolveRequest { diagnosis_id, context };
+            Request::Diagnose { snapshot } => match self.redactor(&settings.redaction_patterns) {
+                Ok(redactor) => {
+                    self.diagnose(&backend, consoledx_core::interpret(&snapshot, &redactor))
+                        .await
+                }
+                Err(error) => Reply::Error {
+                    message: error.to_string(),
+                    retryable: false,
+                },
+            },
+            Request::Resolve {
+                diagnosis_id,
+                context,
+            } => {
+                let body = ResolveRequest {
+                    diagnosis_id,
+                    context,
+                };
                 match backend.post::<_, Resolution>("/v1/resolve", &body).await {
-                    Ok(resolution) => Reply::Resolution { view: ResolutionView::new(&resolution) },
+                    Ok(resolution) => Reply::Resolution {
+                        view: ResolutionView::new(&resolution),
+                    },
                     Err(error) => backend_error(&backend, &error),
                 }
             }
-            Request::Feedback { diagnosis_id, verdict, comment } => {
-                let body = FeedbackRequest { diagnosis_id: diagnosis_id.clone(), verdict, comment };
-                match backend.post::<_, serde_json::Value>("/v1/feedback", &body).await {
+            Request::Feedback {
+                diagnosis_id,
+                verdict,
+                comment,
+            } => {
+                let body = FeedbackRequest {
+                    diagnosis_id: diagnosis_id.clone(),
+                    verdict,
+                    comment,
+                };
+                match backend
+                    .post::<_, serde_json::Value>("/v1/feedback", &body)
+                    .await
+                {
                     Ok(_) => Reply::FeedbackStored { diagnosis_id },
                     Err(error) => backend_error(&backend, &error),
                 }
             }
             Request::TestConnection { backend_url } => {
                 let url = backend_url.unwrap_or_else(|| settings.backend_url.clone());
-                let probe = Backend { base_url: &url, ..backend };
+                let probe = Backend {
+                    base_url: &url,
+                    ..backend
+                };
                 match probe.get::<serde_json::Value>("/healthz").await {
                     Ok(health) => Reply::Connection {
                         ok: true,
                         detail: format!(
                             "Connected to consoledx {} at {url}",
-                            health.get("version").and_then(|v| v.as_str()).unwrap_or("(unknown version)")
+                            health
+                                .get("version")
+                                .and_then(|v| v.as_str())
+                                .unwrap_or("(unknown version)")
                         ),
                     },
-                    Err(error) => Reply::Connection { ok: false, detail: format!("Cannot reach {url}: {error}") },
+                    Err(error) => Reply::Connection {
+                        ok: false,
+                        detail: format!("Cannot reach {url}: {error}"),
+                    },
                 }
             }
         }
     }
 
-    async fn diagnose(&self, backend: &Backend<'_>, context: consoledx_core::ErrorContext) -> Reply {
-        let body = AnalyzeRequest { context: context.clone() };
+    async fn diagnose(
+        &self,
+        backend: &Backend<'_>,
+        context: consoledx_core::ErrorContext,
+    ) -> Reply {
+        let body = AnalyzeRequest {
+            context: context.clone(),
+        };
         match backend.post::<_, Analysis>("/v1/analyze", &body).await {
-            Ok(analysis) => Reply::Diagnosis { view: Box::new(DiagnosisView::new(&analysis, &context, Source::Backend, None)) },
+            Ok(analysis) => Reply::Diagnosis {
+                view: Box::new(DiagnosisView::new(
+                    &analysis,
+                    &context,
+                    Source::Backend,
+                    None,
+                )),
+            },
             Err(error) if error.is_unreachable() => {
                 let local = self.knowledge.analyze(&context);
                 let notice = format!(
                     "Cannot reach the consoledx backend at {} ({error}). This analysis was made in your browser; Help me resolve and feedback need the backend.",
                     backend.base_url
                 );
-                Reply::Diagnosis { view: Box::new(DiagnosisView::new(&local, &context, Source::Local, Some(notice))) }
+                Reply::Diagnosis {
+                    view: Box::new(DiagnosisView::new(
+                        &local,
+                        &context,
+                        Source::Local,
+                        Some(notice),
+                    )),
+                }
             }
             Err(error) => backend_error(backend, &error),
         }
@@ -152,7 +217,8 @@ impl Inner {
     fn redactor(&self, patterns: &[String]) -> Result<Rc<Redactor>, CoreError> {
         let mut cached = self.redactor.borrow_mut();
         if cached.0 != patterns {
-            let redactor = Redactor::new(patterns).map_err(|e| CoreError::Redaction(e.to_string()))?;
+            let redactor =
+                Redactor::new(patterns).map_err(|e| CoreError::Redaction(e.to_string()))?;
             *cached = (patterns.to_vec(), Rc::new(redactor));
         }
         Ok(cached.1.clone())
@@ -161,9 +227,18 @@ impl Inner {
 
 fn backend_error(backend: &Backend<'_>, error: &BackendError) -> Reply {
     let message = if error.is_unreachable() {
-        format!("Cannot reach the consoledx backend at {}: {error}.", backend.base_url)
+        format!(
+            "Cannot reach the consoledx backend at {}: {error}.",
+            backend.base_url
+        )
     } else {
-        format!("The consoledx backend at {} failed: {error}.", backend.base_url)
+        format!(
+            "The consoledx backend at {} failed: {error}.",
+            backend.base_url
+        )
     };
-    Reply::Error { message, retryable: true }
+    Reply::Error {
+        message,
+        retryable: true,
+    }
 }

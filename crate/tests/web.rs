@@ -2,6 +2,7 @@
 //! wasm-bindgen-test-runner): messages in, tagged replies out.
 
 use consoledx_wasm::Core;
+use serde::Serialize;
 use serde_json::{Value, json};
 use wasm_bindgen_futures::JsFuture;
 use wasm_bindgen_test::*;
@@ -13,8 +14,14 @@ const UNREACHABLE: &str = "http://127.0.0.1:9";
 
 async fn ask(message: Value, settings: Value) -> Value {
     let core = Core::new().expect("the built-in knowledge base loads");
-    let to_js = |v: &Value| serde_wasm_bindgen::to_value(v).expect("test JSON converts");
-    let reply = JsFuture::from(core.handle_message(to_js(&message), to_js(&settings))).await.expect("handleMessage never rejects");
+    // Plain objects, as chrome.runtime messaging and chrome.storage deliver them.
+    let to_js = |v: &Value| {
+        v.serialize(&serde_wasm_bindgen::Serializer::json_compatible())
+            .expect("test JSON converts")
+    };
+    let reply = JsFuture::from(core.handle_message(to_js(&message), to_js(&settings)))
+        .await
+        .expect("handleMessage never rejects");
     serde_wasm_bindgen::from_value(reply).expect("replies are plain JSON")
 }
 
@@ -35,46 +42,109 @@ fn seed_bucket_not_empty() -> Value {
 async fn spec_names_flashbar_and_alert_banners() {
     let reply = ask(json!({"type": "GetSpec"}), Value::Null).await;
     assert_eq!(reply["type"], "Spec");
-    let kinds: Vec<&str> = reply["spec"]["banners"].as_array().unwrap().iter().map(|b| b["kind"].as_str().unwrap()).collect();
+    let kinds: Vec<&str> = reply["spec"]["banners"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b["kind"].as_str().unwrap())
+        .collect();
     assert_eq!(kinds, ["flashbar", "alert"]);
 }
 
 #[wasm_bindgen_test]
 async fn unreachable_backend_gives_local_analysis_with_retry() {
-    let reply = ask(json!({"type": "Diagnose", "snapshot": seed_bucket_not_empty()}), json!({"backendUrl": UNREACHABLE})).await;
+    let reply = ask(
+        json!({"type": "Diagnose", "snapshot": seed_bucket_not_empty()}),
+        json!({"backendUrl": UNREACHABLE}),
+    )
+    .await;
     assert_eq!(reply["type"], "Diagnosis", "{reply}");
     let view = &reply["view"];
     assert_eq!(view["source"], "local");
     assert_eq!(view["retryable"], true);
-    assert!(view["notice"].as_str().unwrap().contains("Cannot reach the consoledx backend at http://127.0.0.1:9"), "{view}");
-    assert!(view["analysis"].as_str().unwrap().contains("my-bucket-123456"), "{view}");
-    assert_eq!(view["context"]["identifiers"]["aws_account_id"], "123456789012");
-    assert!(view["sent"]["items"].as_array().unwrap().iter().any(|item| item["label"] == "Page URL"));
+    assert!(
+        view["notice"]
+            .as_str()
+            .unwrap()
+            .contains("Cannot reach the consoledx backend at http://127.0.0.1:9"),
+        "{view}"
+    );
+    assert!(
+        view["analysis"]
+            .as_str()
+            .unwrap()
+            .contains("my-bucket-123456"),
+        "{view}"
+    );
+    assert_eq!(
+        view["context"]["identifiers"]["aws_account_id"],
+        "123456789012"
+    );
+    assert!(
+        view["sent"]["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|item| item["label"] == "Page URL")
+    );
 }
 
 #[wasm_bindgen_test]
 async fn resolve_without_backend_is_a_retryable_error() {
     let context = json!({"message": "x", "url": "https://s3.console.aws.amazon.com/s3/buckets"});
-    let reply = ask(json!({"type": "Resolve", "context": context}), json!({"backendUrl": UNREACHABLE})).await;
+    let reply = ask(
+        json!({"type": "Resolve", "context": context}),
+        json!({"backendUrl": UNREACHABLE}),
+    )
+    .await;
     assert_eq!(reply["type"], "Error");
     assert_eq!(reply["retryable"], true);
-    assert!(reply["message"].as_str().unwrap().starts_with("Cannot reach the consoledx backend"), "{reply}");
+    assert!(
+        reply["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("Cannot reach the consoledx backend"),
+        "{reply}"
+    );
 }
 
 #[wasm_bindgen_test]
 async fn malformed_messages_get_a_specific_error() {
     let reply = ask(json!({"type": "Explode"}), Value::Null).await;
     assert_eq!(reply["type"], "Error");
-    assert!(reply["message"].as_str().unwrap().contains("malformed message"), "{reply}");
-    let reply = ask(json!({"type": "Diagnose", "snapshot": seed_bucket_not_empty()}), json!({"backendUrl": "ftp://example"})).await;
+    assert!(
+        reply["message"]
+            .as_str()
+            .unwrap()
+            .contains("malformed message"),
+        "{reply}"
+    );
+    let reply = ask(
+        json!({"type": "Diagnose", "snapshot": seed_bucket_not_empty()}),
+        json!({"backendUrl": "ftp://example"}),
+    )
+    .await;
     assert_eq!(reply["type"], "Error", "{reply}");
-    assert!(reply["message"].as_str().unwrap().contains("not an http(s) URL"), "{reply}");
+    assert!(
+        reply["message"]
+            .as_str()
+            .unwrap()
+            .contains("not an http(s) URL"),
+        "{reply}"
+    );
 }
 
 #[wasm_bindgen_test]
 async fn a_bad_redaction_pattern_is_named() {
     let settings = json!({"backendUrl": UNREACHABLE, "redactionPatterns": ["(unclosed"]});
-    let reply = ask(json!({"type": "Diagnose", "snapshot": seed_bucket_not_empty()}), settings).await;
+    let reply = ask(
+        json!({"type": "Diagnose", "snapshot": seed_bucket_not_empty()}),
+        settings,
+    )
+    .await;
     assert_eq!(reply["type"], "Error");
-    assert!(reply["message"].as_str().unwrap().contains("(unclosed"), "{reply}");
+    assert!(
+        reply["message"].as_str().unwrap().contains("(unclosed"),
+        "{reply}"
+    );
 }

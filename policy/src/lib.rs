@@ -1,7 +1,7 @@
 //! AWS IAM policy evaluation for one request.
 //!
 //! The JSON form of [`AccessQuery`] is `consoledx explain-access`'s input
-//! format and [`Explanation`] its output; both are documented in `FORMAT.md`
+//! format and [`Explanation`] its output; both are documented in the README
 //! (pasted into the README).
 //!
 //! [`evaluate`] parses and decides in one call. To decide many requests

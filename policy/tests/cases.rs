@@ -169,11 +169,16 @@ fn policy_cases() {
     );
 }
 
-/// The example in FORMAT.md (pasted into the README) must be what the evaluator prints.
+/// The README's explain-access example must be what the evaluator prints.
 #[test]
-fn format_md_example_is_accurate() {
-    let text = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("FORMAT.md"))
-        .unwrap_or_else(|e| panic!("FORMAT.md: {e}"));
+fn readme_example_is_accurate() {
+    let readme =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../README.md"))
+            .unwrap_or_else(|e| panic!("README.md: {e}"));
+    let text = readme
+        .split("## explain-access: input and output")
+        .nth(1)
+        .unwrap_or_else(|| panic!("README.md has no explain-access section"));
     let blocks: Vec<&str> = text
         .split("```json\n")
         .skip(1)
@@ -181,7 +186,7 @@ fn format_md_example_is_accurate() {
         .collect();
     assert!(
         blocks.len() >= 2,
-        "FORMAT.md needs an input and an output json block"
+        "the README's explain-access section needs an input and an output json block"
     );
     let query: AccessQuery =
         serde_json::from_str(blocks[0]).unwrap_or_else(|e| panic!("input example: {e}"));

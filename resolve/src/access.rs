@@ -103,7 +103,10 @@ pub(crate) fn resolve(
         context,
         principal_arn,
         partition,
-        bucket: ids.get("s3_bucket_name").cloned().filter(|_| action.starts_with("s3:")),
+        bucket: ids
+            .get("s3_bucket_name")
+            .cloned()
+            .filter(|_| action.starts_with("s3:")),
         region: ids.get("aws_region").cloned(),
         action,
         resource,
@@ -130,7 +133,12 @@ pub(crate) fn resolve(
         resource: request.resource.clone(),
         resource_account: None,
         context: BTreeMap::new(),
-        identity_policies: policies.attached.iter().chain(&policies.inline).cloned().collect(),
+        identity_policies: policies
+            .attached
+            .iter()
+            .chain(&policies.inline)
+            .cloned()
+            .collect(),
         resource_policy: bucket_policy.clone(),
         permissions_boundary: boundary.clone(),
         session_policies: Vec::new(),
@@ -156,7 +164,11 @@ pub(crate) fn resolve(
         ..query.clone()
     })
     .ok();
-    let mut evidence = vec![identity_evidence(&request, &policies, identity_only.as_ref())];
+    let mut evidence = vec![identity_evidence(
+        &request,
+        &policies,
+        identity_only.as_ref(),
+    )];
     if let Some(bucket) = &request.bucket {
         evidence.push(match (&bucket_policy, facts.bucket_policy.ok()) {
             (Some(policy), _) => format!(
@@ -176,14 +188,19 @@ pub(crate) fn resolve(
                 policy.id,
                 deciding_note(&explanation, PolicyType::PermissionsBoundary, &request)
             ),
-            None => format!("Role {} has no permissions boundary", request.principal.name),
+            None => format!(
+                "Role {} has no permissions boundary",
+                request.principal.name
+            ),
         });
     }
 
     let finding = match explanation.decision {
-        Decision::ExplicitDeny => explicit_deny(&request, &query, &explanation, &policies, evidence),
+        Decision::ExplicitDeny => {
+            explicit_deny(&request, &query, &explanation, &policies, evidence)
+        }
         Decision::ImplicitDeny => implicit_deny(&request, &query, &explanation, evidence),
-        Decision::Allowed => allowed(&request, knowledge, evidence),
+        Decision::Allowed => allowed(&request, analysis, knowledge, evidence),
     };
     Some(finding)
 }
@@ -226,7 +243,10 @@ fn identity_evidence(
         } else {
             format!(
                 " ({})",
-                list.iter().map(|p| p.id.as_str()).collect::<Vec<_>>().join(", ")
+                list.iter()
+                    .map(|p| p.id.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
             )
         }
     };
@@ -315,9 +335,8 @@ fn decision_without(query: &AccessQuery, denies: &[&StatementRef]) -> Option<Dec
             .map(|s| s.index)
             .collect();
         if !indices.is_empty() {
-            policy.document = without_statements(&policy.document, &indices).unwrap_or_else(
-                || serde_json::json!({"Version": "2012-10-17", "Statement": []}),
-            );
+            policy.document = without_statements(&policy.document, &indices)
+                .unwrap_or_else(|| serde_json::json!({"Version": "2012-10-17", "Statement": []}));
         }
     };
     for policy in &mut query.identity_policies {
@@ -550,10 +569,24 @@ fn policy_name(request: &Request) -> String {
 
 /// A policy allowing exactly the denied action on exactly the denied resource.
 fn least_privilege_document(request: &Request) -> String {
-    let sid: String = format!("Allow{}", request.action.replace(':', ""))
-        .chars()
-        .filter(|c| c.is_ascii_alphanumeric())
-        .collect();
+    let capitalised = |part: &str| {
+        let mut chars = part.chars();
+        chars
+            .next()
+            .map(|first| first.to_ascii_uppercase().to_string() + chars.as_str())
+            .unwrap_or_default()
+    };
+    let sid: String = format!(
+        "Allow{}",
+        request
+            .action
+            .split(':')
+            .map(capitalised)
+            .collect::<String>()
+    )
+    .chars()
+    .filter(|c| c.is_ascii_alphanumeric())
+    .collect();
     let quote = |s: &str| serde_json::to_string(s).unwrap_or_else(|_| format!("\"{s}\""));
     format!(
         "{{\n  \"Version\": \"2012-10-17\",\n  \"Statement\": [\n    {{\n      \"Sid\": {},\n      \"Effect\": \"Allow\",\n      \"Action\": {},\n      \"Resource\": {}\n    }}\n  ]\n}}",
@@ -614,7 +647,9 @@ fn implicit_deny(
     evidence: Vec<String>,
 ) -> Finding {
     let identity_blocks = explanation.blocked_by.contains(&PolicyType::Identity);
-    let boundary_blocks = explanation.blocked_by.contains(&PolicyType::PermissionsBoundary);
+    let boundary_blocks = explanation
+        .blocked_by
+        .contains(&PolicyType::PermissionsBoundary);
     let mut steps = Vec::new();
     let mut causes = Vec::new();
     if identity_blocks || !boundary_blocks {
@@ -651,18 +686,55 @@ fn implicit_deny(
     }
 }
 
-fn allowed(request: &Request, knowledge: &[Step], mut evidence: Vec<String>) -> Finding {
+fn allowed(
+    request: &Request,
+    analysis: &Analysis,
+    knowledge: &[Step],
+    mut evidence: Vec<String>,
+) -> Finding {
+    use consoledx_core::context::PolicyType as Named;
     evidence.push(format!(
         "Evaluated together, the policies read allow {} for {}",
         request.what(),
         request.who()
     ));
-    Finding {
-        cause: format!(
+    let denied = request
+        .context
+        .access_denied
+        .as_ref()
+        .or(analysis.access_denied.as_ref());
+    // The message itself may say which unread policy type denied; that beats a list of suspects.
+    let named = denied.and_then(|d| d.policy_type).and_then(|policy_type| {
+        let name = match policy_type {
+            Named::Scp => "a service control policy (AWS Organizations)",
+            Named::Rcp => "a resource control policy (AWS Organizations)",
+            Named::Session => "the session policy of the signed-in session",
+            Named::VpcEndpoint => "the VPC endpoint policy",
+            Named::Identity | Named::Resource | Named::PermissionsBoundary | Named::Trust => {
+                return None;
+            }
+        };
+        let arn = denied
+            .and_then(|d| d.policy_arn.as_deref())
+            .map(|arn| format!(" ({arn})"))
+            .unwrap_or_default();
+        Some(format!("{name}{arn}"))
+    });
+    let cause = match named {
+        Some(policy) => format!(
+            "The policies consoledx could read allow {} for {}, and the error message says {policy} denies it. That policy is managed outside this account's IAM: ask its owner to allow the request or exempt {}.",
+            request.what(),
+            request.who(),
+            request.who()
+        ),
+        None => format!(
             "The policies consoledx could read allow {} for {}. The denial comes from a policy it cannot read (a service control policy, a resource control policy, a session policy or a VPC endpoint policy), or the permissions changed since the error appeared.",
             request.what(),
             request.who()
         ),
+    };
+    Finding {
+        cause,
         steps: with_retry(knowledge.to_vec(), request.context),
         evidence,
     }
@@ -677,10 +749,22 @@ fn unverified(request: &Request, analysis: &Analysis, knowledge: &[Step]) -> Fin
         .or(analysis.access_denied.as_ref())
         .is_some_and(|denied| denied.deny == DenyKind::Explicit);
     let mut steps = Vec::new();
-    if !explicit {
+    let granted = !explicit && {
+        let before = steps.len();
         steps.extend(least_privilege_step(request));
-    }
-    steps.extend(knowledge.iter().cloned());
+        steps.len() > before
+    };
+    // The rule's own "allow the action" step says less than the exact policy above.
+    let action = request.action.to_ascii_lowercase();
+    steps.extend(
+        knowledge
+            .iter()
+            .filter(|step| {
+                let title = step.title.to_ascii_lowercase();
+                !(granted && title.starts_with("allow") && title.contains(&action))
+            })
+            .cloned(),
+    );
     Finding {
         cause: format!(
             "{} The policies of {} could not be read, so this rests on the error message.",

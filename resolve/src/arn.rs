@@ -43,13 +43,25 @@ fn is_s3_object_action(action: &str) -> bool {
 
 /// The resource ARN an IAM action is authorized against, built from the identifiers.
 /// `*` for actions that take no resource; `None` when the page did not name enough.
-pub fn resource_arn(action: &str, identifiers: &Identifiers, account: Option<&str>) -> Option<String> {
+pub fn resource_arn(
+    action: &str,
+    identifiers: &Identifiers,
+    account: Option<&str>,
+) -> Option<String> {
     let (service, name) = action.split_once(':')?;
     let partition = partition(identifiers);
     let region = identifiers.get("aws_region").map(String::as_str);
-    let id = |key: &str| identifiers.get(key).map(String::as_str).filter(|v| !v.is_empty());
+    let id = |key: &str| {
+        identifiers
+            .get(key)
+            .map(String::as_str)
+            .filter(|v| !v.is_empty())
+    };
     let regional = |resource: String| -> Option<String> {
-        Some(format!("arn:{partition}:{service}:{}:{}:{resource}", region?, account?))
+        Some(format!(
+            "arn:{partition}:{service}:{}:{}:{resource}",
+            region?, account?
+        ))
     };
     if name.starts_with("Describe") || name.starts_with("ListAll") {
         return Some("*".to_string());
@@ -93,7 +105,7 @@ pub fn resource_arn(action: &str, identifiers: &Identifiers, account: Option<&st
     built.or_else(|| {
         id("resource_arn")
             .filter(|arn| arn.split(':').nth(2) == Some(service))
-            .map(|arn| fix_arn(arn))
+            .map(fix_arn)
     })
 }
 
@@ -140,7 +152,9 @@ pub fn arn_problem(arn: &str) -> Option<String> {
         "aws"
     };
     if !region.is_empty() && region_partition != partition {
-        return Some(format!("{arn}: region {region} is not in partition {partition}"));
+        return Some(format!(
+            "{arn}: region {region} is not in partition {partition}"
+        ));
     }
     match service {
         "s3" if !region.is_empty() || !account.is_empty() => {

@@ -15,9 +15,7 @@ pub(crate) fn resolve_not_empty(
     facts: &Facts,
 ) -> Option<Finding> {
     let ids = identifiers(context, analysis);
-    let Some(bucket) = ids.get("s3_bucket_name").filter(|b| !b.is_empty()) else {
-        return None;
-    };
+    let bucket = ids.get("s3_bucket_name").filter(|b| !b.is_empty())?;
     let region = ids
         .get("aws_region")
         .map(String::as_str)
@@ -26,7 +24,10 @@ pub(crate) fn resolve_not_empty(
     let region_q = url_component(region);
     let versioning = facts.bucket_versioning.ok().copied();
     let contents = facts.bucket_contents.ok().copied();
-    let versioned = matches!(versioning, Some(Versioning::Enabled | Versioning::Suspended));
+    let versioned = matches!(
+        versioning,
+        Some(Versioning::Enabled | Versioning::Suspended)
+    );
 
     let mut evidence = Vec::new();
     match versioning {
@@ -64,9 +65,13 @@ pub(crate) fn resolve_not_empty(
         detail: format!(
             "Once the bucket is empty, delete {bucket} again: choose Delete, type the bucket name to confirm."
         ),
-        cli: Some(format!("aws s3api delete-bucket --bucket {bucket} --region {region}")),
+        cli: Some(format!(
+            "aws s3api delete-bucket --bucket {bucket} --region {region}"
+        )),
         policy: None,
-        link: Some(format!("{origin}/s3/bucket/{bucket}/delete?region={region_q}")),
+        link: Some(format!(
+            "{origin}/s3/bucket/{bucket}/delete?region={region_q}"
+        )),
     };
     if let Some(BucketContents {
         current_objects: false,
@@ -88,7 +93,13 @@ pub(crate) fn resolve_not_empty(
         "every object"
     };
     let cause = match (versioned, contents) {
-        (true, Some(BucketContents { current_objects: false, .. })) => format!(
+        (
+            true,
+            Some(BucketContents {
+                current_objects: false,
+                ..
+            }),
+        ) => format!(
             "S3 deletes only empty buckets, and bucket {bucket} is versioned: it shows no objects, but noncurrent versions and delete markers remain and must be deleted first."
         ),
         (true, _) => format!(

@@ -86,14 +86,22 @@ fn fix_step(step: Step) -> Step {
 }
 
 fn step_problem(step: &Step) -> Option<String> {
-    [Some(&step.title), Some(&step.detail), step.cli.as_ref(), step.policy.as_ref(), step.link.as_ref()]
-        .into_iter()
-        .flatten()
-        .find_map(|text| text_problem(text))
+    [
+        Some(&step.title),
+        Some(&step.detail),
+        step.cli.as_ref(),
+        step.policy.as_ref(),
+        step.link.as_ref(),
+    ]
+    .into_iter()
+    .flatten()
+    .find_map(|text| text_problem(text))
 }
 
 fn neutralise(text: &str) -> String {
-    text.replace(['{', '}'], "").replace('<', "(").replace('>', ")")
+    text.replace(['{', '}'], "")
+        .replace('<', "(")
+        .replace('>', ")")
 }
 
 /// Text that still fails the check loses the offending part: a step is left
@@ -142,12 +150,36 @@ mod tests {
     #[test]
     fn repairs_and_rejects() {
         let cases = [
-            ("see arn:aws:s3:us-west-2::my-bucket.", "see arn:aws:s3:::my-bucket.", None),
-            ("arn:aws:iam:us-east-1:123456789012:role/R", "arn:aws:iam::123456789012:role/R", None),
-            ("bucket {{s3_bucket_name}}", "bucket {{s3_bucket_name}}", Some("unfilled")),
-            ("--bucket <bucket-name>", "--bucket <bucket-name>", Some("unfilled placeholder")),
-            ("arn:aws:iam::12:role/R", "arn:aws:iam::12:role/R", Some("12 digits")),
-            ("arn:aws-cn:ec2:us-east-1:123456789012:instance/i-1", "arn:aws-cn:ec2:us-east-1:123456789012:instance/i-1", Some("not in partition")),
+            (
+                "see arn:aws:s3:us-west-2::my-bucket.",
+                "see arn:aws:s3:::my-bucket.",
+                None,
+            ),
+            (
+                "arn:aws:iam:us-east-1:123456789012:role/R",
+                "arn:aws:iam::123456789012:role/R",
+                None,
+            ),
+            (
+                "bucket {{s3_bucket_name}}",
+                "bucket {{s3_bucket_name}}",
+                Some("unfilled"),
+            ),
+            (
+                "--bucket <bucket-name>",
+                "--bucket <bucket-name>",
+                Some("unfilled placeholder"),
+            ),
+            (
+                "arn:aws:iam::12:role/R",
+                "arn:aws:iam::12:role/R",
+                Some("12 digits"),
+            ),
+            (
+                "arn:aws-cn:ec2:us-east-1:123456789012:instance/i-1",
+                "arn:aws-cn:ec2:us-east-1:123456789012:instance/i-1",
+                Some("not in partition"),
+            ),
             ("a < b and c > d", "a < b and c > d", None),
         ];
         for (input, fixed, problem) in cases {

@@ -145,21 +145,17 @@ impl Facts {
             },
             Err(reason) => reason,
         };
-        {
-            match read {
-                Read::CallerIdentity => self.caller_identity = Outcome::Failed(reason),
-                Read::RoleDetails { .. } => self.role_details = Outcome::Failed(reason),
-                Read::RoleInlinePolicies { .. } => {
-                    self.role_inline_policies = Outcome::Failed(reason)
-                }
-                Read::RoleAttachedPolicies { .. } => {
-                    self.role_attached_policies = Outcome::Failed(reason)
-                }
-                Read::UserPolicies { .. } => self.user_policies = Outcome::Failed(reason),
-                Read::BucketPolicy { .. } => self.bucket_policy = Outcome::Failed(reason),
-                Read::BucketVersioning { .. } => self.bucket_versioning = Outcome::Failed(reason),
-                Read::BucketHasObjects { .. } => self.bucket_contents = Outcome::Failed(reason),
+        match read {
+            Read::CallerIdentity => self.caller_identity = Outcome::Failed(reason),
+            Read::RoleDetails { .. } => self.role_details = Outcome::Failed(reason),
+            Read::RoleInlinePolicies { .. } => self.role_inline_policies = Outcome::Failed(reason),
+            Read::RoleAttachedPolicies { .. } => {
+                self.role_attached_policies = Outcome::Failed(reason)
             }
+            Read::UserPolicies { .. } => self.user_policies = Outcome::Failed(reason),
+            Read::BucketPolicy { .. } => self.bucket_policy = Outcome::Failed(reason),
+            Read::BucketVersioning { .. } => self.bucket_versioning = Outcome::Failed(reason),
+            Read::BucketHasObjects { .. } => self.bucket_contents = Outcome::Failed(reason),
         }
     }
 

@@ -39,15 +39,22 @@ pub(crate) fn identifiers(context: &ErrorContext, analysis: &Analysis) -> Identi
 pub(crate) fn is_access_denied(context: &ErrorContext, analysis: &Analysis) -> bool {
     context.access_denied.is_some()
         || analysis.access_denied.is_some()
-        || [context.error_code.as_deref(), analysis.error.code.as_deref()]
-            .into_iter()
-            .flatten()
-            .any(|code| ACCESS_DENIED_CODES.contains(&code))
+        || [
+            context.error_code.as_deref(),
+            analysis.error.code.as_deref(),
+        ]
+        .into_iter()
+        .flatten()
+        .any(|code| ACCESS_DENIED_CODES.contains(&code))
 }
 
 pub(crate) fn is_bucket_not_empty(context: &ErrorContext, analysis: &Analysis) -> bool {
     analysis.rule.as_deref() == Some("s3.bucket_not_empty")
-        || [context.error_code.as_deref(), analysis.error.code.as_deref()].contains(&Some("BucketNotEmpty"))
+        || [
+            context.error_code.as_deref(),
+            analysis.error.code.as_deref(),
+        ]
+        .contains(&Some("BucketNotEmpty"))
 }
 
 /// Who was denied, as far as the page and the reads tell.
@@ -82,12 +89,21 @@ fn account(context: &ErrorContext, analysis: &Analysis, facts: &Facts) -> Option
         .as_ref()
         .and_then(|identity| identity.account_id.clone())
         .or_else(|| ids.get("aws_account_id").cloned())
-        .or_else(|| facts.caller_identity.ok().map(|caller| caller.account.clone()))
+        .or_else(|| {
+            facts
+                .caller_identity
+                .ok()
+                .map(|caller| caller.account.clone())
+        })
         .filter(|account| arn::is_account_id(account))
 }
 
 /// The denied principal: the page's signed-in identity, else the identity the backend reads as.
-pub(crate) fn principal(context: &ErrorContext, analysis: &Analysis, facts: &Facts) -> Option<Principal> {
+pub(crate) fn principal(
+    context: &ErrorContext,
+    analysis: &Analysis,
+    facts: &Facts,
+) -> Option<Principal> {
     let account = account(context, analysis, facts);
     if let Some(identity) = &context.identity
         && !identity.name.is_empty()

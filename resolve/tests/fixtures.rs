@@ -113,6 +113,12 @@ fn check(fixture: &Fixture, kb: &KnowledgeBase) -> Vec<String> {
         }
     }
     let resolution = resolve(&fixture.context, &analysis, &fixture.facts, kb);
+    if std::env::var_os("CONSOLEDX_DUMP").is_some() {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&resolution).unwrap_or_default()
+        );
+    }
     let expect = &fixture.expect;
     for phrase in &expect.cause_contains {
         if !resolution.cause.contains(phrase.as_str()) {
@@ -126,29 +132,52 @@ fn check(fixture: &Fixture, kb: &KnowledgeBase) -> Vec<String> {
             .position(|step| expected.matches(step))
         {
             Some(offset) => next += offset + 1,
-            None => failures.push(format!("expected step #{i} {expected:?} not found in order")),
+            None => failures.push(format!(
+                "expected step #{i} {expected:?} not found in order"
+            )),
         }
     }
     for word in &expect.steps_never_mention {
         for step in &resolution.steps {
-            let texts = [Some(&step.title), Some(&step.detail), step.cli.as_ref(), step.policy.as_ref(), step.link.as_ref()];
-            if texts.into_iter().flatten().any(|t| t.contains(word.as_str())) {
+            let texts = [
+                Some(&step.title),
+                Some(&step.detail),
+                step.cli.as_ref(),
+                step.policy.as_ref(),
+                step.link.as_ref(),
+            ];
+            if texts
+                .into_iter()
+                .flatten()
+                .any(|t| t.contains(word.as_str()))
+            {
                 failures.push(format!("step {:?} mentions {word:?}", step.title));
             }
         }
     }
     for phrase in &expect.evidence_contains {
-        if !resolution.evidence.iter().any(|e| e.contains(phrase.as_str())) {
+        if !resolution
+            .evidence
+            .iter()
+            .any(|e| e.contains(phrase.as_str()))
+        {
             failures.push(format!("evidence lacks {phrase:?}"));
         }
     }
     for phrase in &expect.not_checked_contains {
-        if !resolution.not_checked.iter().any(|e| e.contains(phrase.as_str())) {
+        if !resolution
+            .not_checked
+            .iter()
+            .any(|e| e.contains(phrase.as_str()))
+        {
             failures.push(format!("not_checked lacks {phrase:?}"));
         }
     }
     if expect.not_checked_empty && !resolution.not_checked.is_empty() {
-        failures.push(format!("not_checked should be empty: {:?}", resolution.not_checked));
+        failures.push(format!(
+            "not_checked should be empty: {:?}",
+            resolution.not_checked
+        ));
     }
     // Invariants every resolution keeps, whatever the fixture.
     if resolution.steps.is_empty() {
@@ -165,7 +194,11 @@ fn check(fixture: &Fixture, kb: &KnowledgeBase) -> Vec<String> {
         {
             failures.push(format!("step {:?}: policy is not JSON", step.title));
         }
-        if step.link.as_ref().is_some_and(|l| !l.starts_with("https://")) {
+        if step
+            .link
+            .as_ref()
+            .is_some_and(|l| !l.starts_with("https://"))
+        {
             failures.push(format!("step {:?}: link is not https", step.title));
         }
     }
@@ -188,7 +221,11 @@ fn fixtures() {
         .filter(|path| path.extension().is_some_and(|ext| ext == "json"))
         .collect();
     paths.sort();
-    assert!(paths.len() >= 10, "expected at least 10 fixtures, found {}", paths.len());
+    assert!(
+        paths.len() >= 10,
+        "expected at least 10 fixtures, found {}",
+        paths.len()
+    );
     let mut report = Vec::new();
     for path in &paths {
         let text = std::fs::read_to_string(path).expect("fixture readable");
@@ -200,8 +237,16 @@ fn fixtures() {
             }
         };
         for failure in check(&fixture, &kb) {
-            report.push(format!("{}: {failure}", path.file_name().unwrap_or_default().to_string_lossy()));
+            report.push(format!(
+                "{}: {failure}",
+                path.file_name().unwrap_or_default().to_string_lossy()
+            ));
         }
     }
-    assert!(report.is_empty(), "{} fixture failure(s):\n{}", report.len(), report.join("\n"));
+    assert!(
+        report.is_empty(),
+        "{} fixture failure(s):\n{}",
+        report.len(),
+        report.join("\n")
+    );
 }

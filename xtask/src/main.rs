@@ -20,7 +20,9 @@ fn main() -> ExitCode {
     let result = match args.first().map(String::as_str) {
         Some("setup") => setup(),
         Some("build") => setup().and_then(|()| build()),
-        Some("run") => setup().and_then(|()| build()).and_then(|()| run(&args[1..])),
+        Some("run") => setup()
+            .and_then(|()| build())
+            .and_then(|()| run(&args[1..])),
         Some("test") => setup().and_then(|()| test()),
         Some("bench") => setup().and_then(|()| bench()),
         Some("dist") => setup().and_then(|()| build()).and_then(|()| dist()),
@@ -52,25 +54,52 @@ fn build() -> Result {
     let root = root();
     let crate_name = &toolchain.build.krate;
     let profile = &toolchain.build.profile;
-    cmd("cargo", ["build", "--package", crate_name, "--target", "wasm32-unknown-unknown", "--profile", profile]).run()?;
+    cmd(
+        "cargo",
+        [
+            "build",
+            "--package",
+            crate_name,
+            "--target",
+            "wasm32-unknown-unknown",
+            "--profile",
+            profile,
+        ],
+    )
+    .run()?;
     let wasm = root
         .join("target/wasm32-unknown-unknown")
         .join(profile)
         .join(format!("{}.wasm", crate_name.replace('-', "_")));
     let out_dir = root.join(&toolchain.build.out_dir);
-    std::fs::create_dir_all(&out_dir).map_err(|e| format!("creating {}: {e}", out_dir.display()))?;
-    cmd("wasm-bindgen", ["--target", &toolchain.wasm_bindgen.target, "--no-typescript", "--out-dir"])
-        .arg(&out_dir)
-        .arg(&wasm)
-        .run()?;
+    std::fs::create_dir_all(&out_dir)
+        .map_err(|e| format!("creating {}: {e}", out_dir.display()))?;
+    cmd(
+        "wasm-bindgen",
+        [
+            "--target",
+            &toolchain.wasm_bindgen.target,
+            "--no-typescript",
+            "--out-dir",
+        ],
+    )
+    .arg(&out_dir)
+    .arg(&wasm)
+    .run()?;
     let bg = out_dir.join(format!("{}_bg.wasm", crate_name.replace('-', "_")));
-    cmd(root.join("node_modules/.bin/wasm-opt"), toolchain.wasm_opt.flags.iter())
-        .arg(&bg)
-        .arg("-o")
-        .arg(&bg)
-        .run()?;
+    cmd(
+        root.join("node_modules/.bin/wasm-opt"),
+        toolchain.wasm_opt.flags.iter(),
+    )
+    .arg(&bg)
+    .arg("-o")
+    .arg(&bg)
+    .run()?;
     cmd("cargo", ["build", "--package", "consoledx"]).run()?;
-    println!("xtask: extension ready to load unpacked from {}", root.join("extension").display());
+    println!(
+        "xtask: extension ready to load unpacked from {}",
+        root.join("extension").display()
+    );
     Ok(())
 }
 
@@ -83,13 +112,30 @@ fn test() -> Result {
     let root = root();
     let moto = tools::moto_server();
     // Native: every pure crate and the backend (which starts its own moto servers).
-    cmd("cargo", ["test", "--workspace", "--exclude", "consoledx-wasm"]).env("MOTO_SERVER", &moto).run()?;
+    cmd(
+        "cargo",
+        ["test", "--workspace", "--exclude", "consoledx-wasm"],
+    )
+    .env("MOTO_SERVER", &moto)
+    .run()?;
     // The wasm core in headless Chromium.
-    cmd("cargo", ["test", "--package", "consoledx-wasm", "--target", "wasm32-unknown-unknown"])
-        .env("CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER", "wasm-bindgen-test-runner")
-        .env("CHROMEDRIVER", "/usr/bin/chromedriver")
-        .env("WASM_BINDGEN_TEST_TIMEOUT", "60")
-        .run()?;
+    cmd(
+        "cargo",
+        [
+            "test",
+            "--package",
+            "consoledx-wasm",
+            "--target",
+            "wasm32-unknown-unknown",
+        ],
+    )
+    .env(
+        "CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER",
+        "wasm-bindgen-test-runner",
+    )
+    .env("CHROMEDRIVER", "/usr/bin/chromedriver")
+    .env("WASM_BINDGEN_TEST_TIMEOUT", "60")
+    .run()?;
     // End to end: the built extension in Chromium against Cloudscape pages, the backend and moto.
     build()?;
     cmd("node", ["--test", "--test-concurrency=1", "e2e/tests/"])
@@ -102,8 +148,15 @@ fn test() -> Result {
 fn bench() -> Result {
     build()?;
     payload_size()?;
-    cmd("cargo", ["bench", "--workspace", "--exclude", "consoledx-wasm"]).run()?;
-    cmd("node", ["e2e/bench.mjs"]).current_dir(root()).env("MOTO_SERVER", tools::moto_server()).run()
+    cmd(
+        "cargo",
+        ["bench", "--workspace", "--exclude", "consoledx-wasm"],
+    )
+    .run()?;
+    cmd("node", ["e2e/bench.mjs"])
+        .current_dir(root())
+        .env("MOTO_SERVER", tools::moto_server())
+        .run()
 }
 
 /// What the browser downloads for the extension's logic: wasm + JS, gzip.
@@ -115,21 +168,36 @@ fn payload_size() -> Result {
     for file in &files {
         let bytes = std::fs::read(file).map_err(|e| format!("reading {}: {e}", file.display()))?;
         let gzipped = tools::gzip_len(&bytes)?;
-        println!("payload {:>9} B raw {:>8} B gzip  {}", bytes.len(), gzipped, file.strip_prefix(&root).unwrap_or(file).display());
+        println!(
+            "payload {:>9} B raw {:>8} B gzip  {}",
+            bytes.len(),
+            gzipped,
+            file.strip_prefix(&root).unwrap_or(file).display()
+        );
         raw_total += bytes.len();
         gzip_total += gzipped;
     }
-    println!("payload total {raw_total} B raw, {gzip_total} B gzip ({:.1} KB gzip)", gzip_total as f64 / 1024.0);
+    println!(
+        "payload total {raw_total} B raw, {gzip_total} B gzip ({:.1} KB gzip)",
+        gzip_total as f64 / 1024.0
+    );
     Ok(())
 }
 
 fn payload_files(root: &Path) -> Result<Vec<PathBuf>> {
-    let mut files = vec![root.join("extension/bridge.js"), root.join("extension/sw.js")];
+    let mut files = vec![
+        root.join("extension/bridge.js"),
+        root.join("extension/sw.js"),
+    ];
     let pkg = root.join("extension/pkg");
-    let entries = std::fs::read_dir(&pkg).map_err(|e| format!("{}: {e} (run `cargo xtask build`)", pkg.display()))?;
+    let entries = std::fs::read_dir(&pkg)
+        .map_err(|e| format!("{}: {e} (run `cargo xtask build`)", pkg.display()))?;
     for entry in entries.flatten() {
         let path = entry.path();
-        if path.extension().is_some_and(|ext| ext == "wasm" || ext == "js") {
+        if path
+            .extension()
+            .is_some_and(|ext| ext == "wasm" || ext == "js")
+        {
             files.push(path);
         }
     }

@@ -8,7 +8,10 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 pub fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("xtask lives in the workspace").to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("xtask lives in the workspace")
+        .to_path_buf()
 }
 
 pub struct Cmd(Command);
@@ -41,19 +44,36 @@ impl Cmd {
         self
     }
     fn describe(&self) -> String {
-        let args: Vec<_> = self.0.get_args().map(|a| a.to_string_lossy().into_owned()).collect();
-        format!("{} {}", self.0.get_program().to_string_lossy(), args.join(" "))
+        let args: Vec<_> = self
+            .0
+            .get_args()
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect();
+        format!(
+            "{} {}",
+            self.0.get_program().to_string_lossy(),
+            args.join(" ")
+        )
     }
     pub fn run(mut self) -> Result {
         let described = self.describe();
         println!("$ {described}");
-        let status = self.0.status().map_err(|e| format!("cannot start `{described}`: {e}"))?;
-        if status.success() { Ok(()) } else { Err(format!("`{described}` failed ({status})")) }
+        let status = self
+            .0
+            .status()
+            .map_err(|e| format!("cannot start `{described}`: {e}"))?;
+        if status.success() {
+            Ok(())
+        } else {
+            Err(format!("`{described}` failed ({status})"))
+        }
     }
     /// Runs quietly and returns stdout, or `None` when the program is missing or fails.
     pub fn output(mut self) -> Option<String> {
         let out = self.0.output().ok()?;
-        out.status.success().then(|| String::from_utf8_lossy(&out.stdout).into_owned())
+        out.status
+            .success()
+            .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
     }
 }
 
@@ -95,7 +115,8 @@ pub struct Build {
 impl Toolchain {
     pub fn load() -> Result<Toolchain> {
         let path = root().join("wasm-pack.toml");
-        let text = std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+        let text =
+            std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
         toml::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))
     }
 
@@ -104,11 +125,15 @@ impl Toolchain {
         let manifest = read(&root().join("crate/Cargo.toml"))?;
         let pin = format!("wasm-bindgen = \"={}\"", self.wasm_bindgen.version);
         if !manifest.contains(&pin) {
-            return Err(format!("crate/Cargo.toml must pin `{pin}` to match wasm-pack.toml"));
+            return Err(format!(
+                "crate/Cargo.toml must pin `{pin}` to match wasm-pack.toml"
+            ));
         }
-        let package: serde_json::Value =
-            serde_json::from_str(&read(&root().join("package.json"))?).map_err(|e| format!("package.json: {e}"))?;
-        let npm_pin = package["devDependencies"][&self.wasm_opt.npm_package].as_str().unwrap_or("");
+        let package: serde_json::Value = serde_json::from_str(&read(&root().join("package.json"))?)
+            .map_err(|e| format!("package.json: {e}"))?;
+        let npm_pin = package["devDependencies"][&self.wasm_opt.npm_package]
+            .as_str()
+            .unwrap_or("");
         if npm_pin != self.wasm_opt.version {
             return Err(format!(
                 "package.json pins {}@{npm_pin:?}, wasm-pack.toml pins {}",
@@ -120,12 +145,18 @@ impl Toolchain {
 
     pub fn ensure_wasm_bindgen_cli(&self) -> Result {
         let wanted = &self.wasm_bindgen.version;
-        let installed = cmd("wasm-bindgen", ["--version"]).output().unwrap_or_default();
+        let installed = cmd("wasm-bindgen", ["--version"])
+            .output()
+            .unwrap_or_default();
         if installed.split_whitespace().nth(1) == Some(wanted.as_str()) {
             return Ok(());
         }
         // `--locked` fails here: a locked dependency version is not served by the registry.
-        cmd("cargo", ["install", "wasm-bindgen-cli", "--version", wanted]).run()
+        cmd(
+            "cargo",
+            ["install", "wasm-bindgen-cli", "--version", wanted],
+        )
+        .run()
     }
 }
 
@@ -134,8 +165,13 @@ fn read(path: &Path) -> Result<String> {
 }
 
 pub fn ensure_wasm_target() -> Result {
-    let installed = cmd("rustup", ["target", "list", "--installed"]).output().unwrap_or_default();
-    if installed.lines().any(|line| line.trim() == "wasm32-unknown-unknown") {
+    let installed = cmd("rustup", ["target", "list", "--installed"])
+        .output()
+        .unwrap_or_default();
+    if installed
+        .lines()
+        .any(|line| line.trim() == "wasm32-unknown-unknown")
+    {
         return Ok(());
     }
     cmd("rustup", ["target", "add", "wasm32-unknown-unknown"]).run()
@@ -145,7 +181,10 @@ pub fn ensure_npm_packages() -> Result {
     let root = root();
     let lock = root.join("package-lock.json");
     let marker = root.join("node_modules/.package-lock.json");
-    let fresh = match (std::fs::metadata(&lock).and_then(|m| m.modified()), std::fs::metadata(&marker).and_then(|m| m.modified())) {
+    let fresh = match (
+        std::fs::metadata(&lock).and_then(|m| m.modified()),
+        std::fs::metadata(&marker).and_then(|m| m.modified()),
+    ) {
         (Ok(lock), Ok(installed)) => installed >= lock,
         _ => false,
     };
@@ -166,42 +205,72 @@ pub fn ensure_moto() -> Result {
     let venv = root().join(".venv");
     let python = venv.join("bin/python");
     let pinned = python.exists()
-        && cmd(&python, ["-m", "pip", "show", "moto"]).output().is_some_and(|out| out.contains("Version: 5.2.5"));
+        && cmd(&python, ["-m", "pip", "show", "moto"])
+            .output()
+            .is_some_and(|out| out.contains("Version: 5.2.5"));
     if pinned && moto_server().exists() {
         return Ok(());
     }
     if !python.exists() {
         cmd("python3", ["-m", "venv"]).arg(&venv).run()?;
     }
-    cmd(&python, ["-m", "pip", "install", "--quiet", "--disable-pip-version-check", MOTO]).run()
+    cmd(
+        &python,
+        [
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--disable-pip-version-check",
+            MOTO,
+        ],
+    )
+    .run()
 }
 
 pub fn ensure_chromium() -> Result {
     if Path::new("/usr/bin/chromium").exists() && Path::new("/usr/bin/chromedriver").exists() {
         return Ok(());
     }
-    let is_root = cmd("id", ["-u"]).output().is_some_and(|uid| uid.trim() == "0");
+    let is_root = cmd("id", ["-u"])
+        .output()
+        .is_some_and(|uid| uid.trim() == "0");
     if !is_root {
-        return Err("Chromium is missing: install Debian's `chromium` and `chromium-driver` packages".into());
+        return Err(
+            "Chromium is missing: install Debian's `chromium` and `chromium-driver` packages"
+                .into(),
+        );
     }
     cmd("apt-get", ["update", "-qq"]).run()?;
-    cmd("apt-get", ["install", "-y", "-qq", "chromium", "chromium-driver"]).env("DEBIAN_FRONTEND", "noninteractive").run()
+    cmd(
+        "apt-get",
+        ["install", "-y", "-qq", "chromium", "chromium-driver"],
+    )
+    .env("DEBIAN_FRONTEND", "noninteractive")
+    .run()
 }
 
 pub fn gzip_len(bytes: &[u8]) -> Result<usize> {
     let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
     encoder.write_all(bytes).map_err(|e| e.to_string())?;
-    encoder.finish().map(|out| out.len()).map_err(|e| e.to_string())
+    encoder
+        .finish()
+        .map(|out| out.len())
+        .map_err(|e| e.to_string())
 }
 
 /// Zips the unpacked extension, generated pkg/ included.
 pub fn zip_extension(dir: &Path, out: &Path) -> Result {
     let file = std::fs::File::create(out).map_err(|e| format!("{}: {e}", out.display()))?;
     let mut zip = zip::ZipWriter::new(file);
-    let options = zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Deflated);
+    let options = zip::write::SimpleFileOptions::default()
+        .compression_method(zip::CompressionMethod::Deflated);
     let mut stack = vec![dir.to_path_buf()];
     while let Some(current) = stack.pop() {
-        let mut entries: Vec<_> = std::fs::read_dir(&current).map_err(|e| format!("{}: {e}", current.display()))?.flatten().collect();
+        let mut entries: Vec<_> = std::fs::read_dir(&current)
+            .map_err(|e| format!("{}: {e}", current.display()))?
+            .flatten()
+            .collect();
         entries.sort_by_key(|entry| entry.path());
         for entry in entries {
             let path = entry.path();
@@ -209,9 +278,14 @@ pub fn zip_extension(dir: &Path, out: &Path) -> Result {
                 stack.push(path);
                 continue;
             }
-            let name = path.strip_prefix(dir).map_err(|e| e.to_string())?.to_string_lossy().replace('\\', "/");
+            let name = path
+                .strip_prefix(dir)
+                .map_err(|e| e.to_string())?
+                .to_string_lossy()
+                .replace('\\', "/");
             zip.start_file(name, options).map_err(|e| e.to_string())?;
-            zip.write_all(&std::fs::read(&path).map_err(|e| format!("{}: {e}", path.display()))?).map_err(|e| e.to_string())?;
+            zip.write_all(&std::fs::read(&path).map_err(|e| format!("{}: {e}", path.display()))?)
+                .map_err(|e| e.to_string())?;
         }
     }
     zip.finish().map_err(|e| e.to_string())?;

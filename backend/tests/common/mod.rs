@@ -12,10 +12,13 @@ use tower::ServiceExt;
 
 /// An app on `data_dir` that makes no AWS calls (every read: no credentials).
 pub async fn offline_state(data_dir: &Path) -> AppState {
-    state_with(data_dir, AwsSettings {
-        credentials: Credentials::None,
-        ..AwsSettings::default()
-    })
+    state_with(
+        data_dir,
+        AwsSettings {
+            credentials: Credentials::None,
+            ..AwsSettings::default()
+        },
+    )
     .await
 }
 
@@ -48,9 +51,14 @@ pub async fn send(app: &Router, request: Request<Body>) -> Reply {
     let json = if bytes.is_empty() {
         Value::Null
     } else {
-        serde_json::from_slice(&bytes).unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()))
+        serde_json::from_slice(&bytes)
+            .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()))
     };
-    Reply { status, headers, json }
+    Reply {
+        status,
+        headers,
+        json,
+    }
 }
 
 pub fn post_json(path: &str, body: &Value) -> Request<Body> {
@@ -61,7 +69,9 @@ pub fn post_json(path: &str, body: &Value) -> Request<Body> {
 }
 
 pub fn get(path: &str) -> Request<Body> {
-    Request::get(path).body(Body::empty()).expect("request builds")
+    Request::get(path)
+        .body(Body::empty())
+        .expect("request builds")
 }
 
 /// Whether `actual` holds everything in `expected`: objects by key, arrays element-wise in order as a subsequence.
