@@ -2,6 +2,7 @@
 //! SQLite store and the AWS reads behind "Help me resolve".
 
 pub mod aws;
+pub mod model;
 pub mod store;
 
 use axum::extract::rejection::JsonRejection;
@@ -22,6 +23,7 @@ use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 
 pub use aws::{AwsReader, AwsSettings, Credentials};
+pub use model::{ModelClient, ModelSettings};
 pub use store::{DiagnosisRecord, Store, StoreError};
 
 /// Requests larger than this are refused with 413.
@@ -33,6 +35,8 @@ pub const COMMENT_LIMIT: usize = 4000;
 pub struct Config {
     pub data_dir: PathBuf,
     pub aws: AwsSettings,
+    /// The optional model that phrases errors no rule matched; `None` (the default) calls nothing.
+    pub model: Option<ModelSettings>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -43,6 +47,8 @@ pub enum StartError {
     Knowledge(String),
     #[error("opening the store failed: {0}")]
     Task(String),
+    #[error("model provider: {0}")]
+    Model(#[from] model::ModelError),
 }
 
 /// Everything a handler needs; cheap to clone.
@@ -56,6 +62,7 @@ struct Inner {
     kb: KnowledgeBase,
     store: Store,
     aws: AwsReader,
+    model: Option<ModelClient>,
 }
 
 impl AppState {
@@ -66,8 +73,14 @@ impl AppState {
             .await
             .map_err(|err| StartError::Task(err.to_string()))??;
         let aws = AwsReader::load(&config.aws).await;
+        let model = config.model.as_ref().map(ModelClient::new).transpose()?;
         Ok(AppState {
-            inner: Arc::new(Inner { kb, store, aws }),
+            inner: Arc::new(Inner {
+                kb,
+                store,
+                aws,
+                model,
+            }),
         })
     }
 
@@ -147,16 +160,6 @@ impl IntoResponse for ApiError {
         };
         (status, Json(body)).into_response()
     }
-}
-
-/// Runs blocking store work off the async runtime.
-async fn blocking<T: Send + 'static>(
-    work: impl FnOnce() -> Result<T, StoreError> + Send + 'static,
-) -> Result<T, ApiError> {
-    tokio::task::spawn_blocking(work)
-        .await
-        .map_err(ApiError::internal)?
-        .map_err(ApiError::from)
 }
 
 /// A random (version 4) UUID.
@@ -255,20 +258,18 @@ async fn post_analyze(
     let id = new_diagnosis_id()?;
     analysis.diagnosis_id = Some(id.clone());
     analysis.source = Some("backend".to_string());
+    if let Some(model) = &state.inner.model {
+        model::refine(model, &context, &mut analysis).await;
+    }
     let context_json = serde_json::to_string(&context).map_err(ApiError::internal)?;
-    let rule = analysis.rule.clone();
-    let store = state.inner.store.clone();
-    blocking(move || {
-        store.insert_diagnosis(&store::NewDiagnosis {
-            id: &id,
-            rule: rule.as_deref(),
-            error_code: context.error_code.as_deref(),
-            service: context.identifiers.get("aws_service").map(String::as_str),
-            region: context.identifiers.get("aws_region").map(String::as_str),
-            context_json: &context_json,
-        })
-    })
-    .await?;
+    state.inner.store.insert_diagnosis(store::NewDiagnosis {
+        id,
+        rule: analysis.rule.clone(),
+        error_code: context.error_code.clone(),
+        service: context.identifiers.get("aws_service").cloned(),
+        region: context.identifiers.get("aws_region").cloned(),
+        context_json,
+    })?;
     Ok(Json(analysis))
 }
 
@@ -317,18 +318,20 @@ async fn post_feedback(
             "comment is longer than {COMMENT_LIMIT} characters"
         )));
     }
-    let store = state.inner.store.clone();
-    let id = request.diagnosis_id.clone();
-    let stored = blocking(move || {
-        store.set_feedback(
+    let stored = state
+        .inner
+        .store
+        .set_feedback(
             &request.diagnosis_id,
             request.verdict.as_str(),
             request.comment.as_deref(),
         )
-    })
-    .await?;
+        .await?;
     if !stored {
-        return Err(ApiError::NotFound(format!("no diagnosis with id {id}")));
+        return Err(ApiError::NotFound(format!(
+            "no diagnosis with id {}",
+            request.diagnosis_id
+        )));
     }
     Ok(Json(serde_json::json!({"stored": true})))
 }
@@ -337,9 +340,10 @@ async fn get_diagnosis(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<Json<DiagnosisRecord>, ApiError> {
-    let store = state.inner.store.clone();
-    let lookup = id.clone();
-    blocking(move || store.diagnosis(&lookup))
+    state
+        .inner
+        .store
+        .diagnosis(&id)
         .await?
         .map(Json)
         .ok_or_else(|| ApiError::NotFound(format!("no diagnosis with id {id}")))

@@ -39,6 +39,19 @@ enum Command {
         /// Time budget of each single read.
         #[arg(long, default_value_t = 2000)]
         read_timeout_ms: u64,
+        /// OpenAI-compatible base URL of a model that phrases errors no rule matched
+        /// (e.g. http://127.0.0.1:11434/v1); off when absent.
+        #[arg(long)]
+        model_url: Option<String>,
+        /// Model name sent with each request (required with --model-url).
+        #[arg(long)]
+        model_name: Option<String>,
+        /// Name of the environment variable holding the model's API key (sent as a Bearer token).
+        #[arg(long)]
+        model_api_key_env: Option<String>,
+        /// Time budget of one model call; past it the deterministic analysis is returned.
+        #[arg(long, default_value_t = 4000)]
+        model_timeout_ms: u64,
     },
     /// Analyze one error message as the extension would, without a server.
     Analyze {
@@ -114,17 +127,26 @@ fn main() -> ExitCode {
             aws_endpoint_url,
             resolve_deadline_ms,
             read_timeout_ms,
-        } => serve(
-            addr,
-            Config {
-                data_dir,
-                aws: AwsSettings {
-                    endpoint_url: aws_endpoint_url.filter(|url| !url.is_empty()),
-                    credentials: Credentials::DefaultChain,
-                    region: None,
-                    read_timeout: Duration::from_millis(read_timeout_ms),
-                    deadline: Duration::from_millis(resolve_deadline_ms),
-                },
+            model_url,
+            model_name,
+            model_api_key_env,
+            model_timeout_ms,
+        } => model_settings(model_url, model_name, model_api_key_env, model_timeout_ms).and_then(
+            |model| {
+                serve(
+                    addr,
+                    Config {
+                        data_dir,
+                        aws: AwsSettings {
+                            endpoint_url: aws_endpoint_url.filter(|url| !url.is_empty()),
+                            credentials: Credentials::DefaultChain,
+                            region: None,
+                            read_timeout: Duration::from_millis(read_timeout_ms),
+                            deadline: Duration::from_millis(resolve_deadline_ms),
+                        },
+                        model,
+                    },
+                )
             },
         ),
         Command::Analyze {
@@ -189,6 +211,51 @@ fn explain_access(input: &std::path::Path) -> Result<(), Failure> {
     let explanation = consoledx_policy::evaluate(&query)
         .map_err(|err| Failure::BadInput(format!("{}: {err}", input.display())))?;
     print_json(&explanation)
+}
+
+/// The model flags, checked: a URL needs a name, a named key variable must be set.
+fn model_settings(
+    url: Option<String>,
+    name: Option<String>,
+    api_key_env: Option<String>,
+    timeout_ms: u64,
+) -> Result<Option<consoledx::ModelSettings>, Failure> {
+    let Some(base_url) = url.filter(|url| !url.trim().is_empty()) else {
+        if name.is_some() || api_key_env.is_some() {
+            return Err(Failure::BadInput(
+                "--model-name and --model-api-key-env need --model-url".to_string(),
+            ));
+        }
+        return Ok(None);
+    };
+    let model = name
+        .filter(|name| !name.trim().is_empty())
+        .ok_or_else(|| Failure::BadInput("--model-url needs --model-name".to_string()))?;
+    if timeout_ms == 0 {
+        return Err(Failure::BadInput(
+            "--model-timeout-ms must be above 0".to_string(),
+        ));
+    }
+    let api_key = match api_key_env {
+        None => None,
+        Some(variable) => match std::env::var(&variable) {
+            Ok(key) if !key.trim().is_empty() => Some(key),
+            _ => {
+                return Err(Failure::BadInput(format!(
+                    "--model-api-key-env {variable}: that environment variable is not set"
+                )));
+            }
+        },
+    };
+    let settings = consoledx::ModelSettings {
+        base_url,
+        model,
+        api_key,
+        timeout: Duration::from_millis(timeout_ms),
+    };
+    // Checked here so a bad URL is a bad-input exit, not a start-up failure.
+    consoledx::ModelClient::new(&settings).map_err(|e| Failure::BadInput(e.to_string()))?;
+    Ok(Some(settings))
 }
 
 fn serve(addr: SocketAddr, config: Config) -> Result<(), Failure> {

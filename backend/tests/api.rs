@@ -313,6 +313,9 @@ async fn stored_context_is_redacted_again() {
     let reply = send(&app, post_json("/v1/analyze", &json!({"context": context}))).await;
     assert_eq!(reply.status, StatusCode::OK, "{}", reply.json);
     let id = reply.json["diagnosis_id"].as_str().expect("id").to_string();
+    // Diagnoses are committed behind the answer; a read through the API waits for the commit.
+    let read = send(&app, get(&format!("/v1/diagnoses/{id}"))).await;
+    assert_eq!(read.status, StatusCode::OK, "{}", read.json);
     let db = rusqlite::Connection::open(dir.path().join("consoledx.sqlite3")).expect("db opens");
     let stored: String = db
         .query_row(

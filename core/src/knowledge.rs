@@ -6,8 +6,15 @@
 //! pack and the rule. `analyze` picks the best rule for an [`ErrorContext`]
 //! and fills its templates with the context's own values only, so an analysis
 //! never names a resource the page did not show.
+//!
+//! The extension loads [`KnowledgeBase::builtin_runtime`] instead: a cut of the
+//! same packs that `build.rs` writes with only what analysis reads, compiled
+//! without re-validating (the native build did) and without JSON values, to
+//! keep the wasm small. Tests natively and in the browser hold it to
+//! byte-identical analyses.
 
 mod fill;
+mod runtime;
 mod schema;
 mod similarity;
 
@@ -23,6 +30,8 @@ use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 const BUILTIN_PACKS: &str = include_str!(concat!(env!("OUT_DIR"), "/knowledge.json"));
+/// The same packs cut to what analysis reads (see `build.rs`).
+const RUNTIME_PACKS: &str = include_str!(concat!(env!("OUT_DIR"), "/knowledge-runtime.txt"));
 
 /// DESIGN.md's identifier keys, the values extraction may put in the context.
 pub const IDENTIFIER_KEYS: &[&str] = &[
@@ -163,6 +172,8 @@ pub enum KnowledgeError {
     },
     #[error("knowledge packs: {0}")]
     Combined(String),
+    #[error("the built-in runtime knowledge cut is malformed: {0}")]
+    Runtime(String),
 }
 
 /// What is wrong with one rule.
@@ -292,6 +303,34 @@ impl KnowledgeBase {
         KnowledgeBase::from_packs(&packs)
     }
 
+    /// The packs shipped in `core/knowledge/`, cut to what [`KnowledgeBase::analyze`]
+    /// reads: the same analyses as [`KnowledgeBase::builtin`], but no steps,
+    /// needs or fixtures (empty), and no JSON value parsing. For the extension,
+    /// whose wasm size this keeps down; the backend and tests use `builtin`.
+    pub fn builtin_runtime() -> Result<KnowledgeBase, KnowledgeError> {
+        let mut rules: Vec<Rule> = Vec::new();
+        for entry in runtime::rules(RUNTIME_PACKS).map_err(KnowledgeError::Runtime)? {
+            let rule_id = entry.definition.id.clone();
+            let fail = |problem: RuleProblem| KnowledgeError::Rule {
+                pack: entry.pack.to_string(),
+                rule: rule_id.clone(),
+                problem,
+            };
+            let rule = compile_rule::<false>(
+                entry.pack,
+                entry.service,
+                entry.definition,
+                entry.fixture_text,
+            )
+            .map_err(fail)?;
+            if let Some(existing) = rules.iter().find(|existing| existing.id == rule.id) {
+                return Err(fail(RuleProblem::DuplicateId(existing.pack.clone())));
+            }
+            rules.push(rule);
+        }
+        KnowledgeBase::assemble(rules)
+    }
+
     /// The embedded knowledge blob: `[{"name": "s3.toml", "pack": {...}}, ...]`.
     pub fn builtin_packs_json() -> &'static str {
         BUILTIN_PACKS
@@ -338,7 +377,7 @@ impl KnowledgeBase {
     fn assemble(rules: Vec<Rule>) -> Result<KnowledgeBase, KnowledgeError> {
         let mut patterns = Vec::new();
         for (index, rule) in rules.iter().enumerate() {
-            let mut own: Vec<MatchPattern> = rule
+            let own: Vec<MatchPattern> = rule
                 .match_regexes
                 .iter()
                 .map(|regex| {
@@ -357,8 +396,10 @@ impl KnowledgeBase {
                 })
                 .collect();
             // Plain literals first: when one hits, the rule's costlier regexes are skipped.
-            own.sort_by_key(|pattern| !pattern.literal_only);
-            patterns.extend(own);
+            let (literals, regexes): (Vec<MatchPattern>, Vec<MatchPattern>) =
+                own.into_iter().partition(|pattern| pattern.literal_only);
+            patterns.extend(literals);
+            patterns.extend(regexes);
         }
         let mut patterns_by_word: HashMap<String, Vec<usize>> = HashMap::new();
         let mut wordless = Vec::new();
@@ -566,7 +607,7 @@ impl KnowledgeBase {
                     *similarity *= 1.5;
                 }
             }
-            nearest.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+            similarity::sort_stably(&mut nearest, similarity::best_first);
         }
         let mut text = String::new();
         let quoted = quote_message(&context.message);
@@ -1039,7 +1080,7 @@ fn compile_pack(name: &str, value: &serde_json::Value) -> Result<Vec<Rule>, Know
         };
         let definition: RuleDef = serde_json::from_value(rule_value)
             .map_err(|err| fail(RuleProblem::Schema(err.to_string())))?;
-        let rule = compile_rule(name, &raw.service, definition).map_err(fail)?;
+        let rule = compile_rule::<true>(name, &raw.service, definition, "").map_err(fail)?;
         if !seen.insert(rule.id.clone()) {
             return Err(fail(RuleProblem::DuplicateId(name.to_string())));
         }
@@ -1048,15 +1089,25 @@ fn compile_pack(name: &str, value: &serde_json::Value) -> Result<Vec<Rule>, Know
     Ok(rules)
 }
 
-fn compile_rule(pack_name: &str, pack_service: &str, def: RuleDef) -> Result<Rule, RuleProblem> {
-    if !valid_id(&def.id) {
+/// Compiles one rule. A pack rule (`FROM_PACK`) is validated in full and must
+/// have fixtures. A rule of the runtime cut was validated as a pack rule by
+/// the native build and tests, so only what compiling needs is checked (the
+/// checks' code stays out of the wasm); it has no steps, needs or fixtures and
+/// passes the similarity tokens of its fixture messages (each after a space).
+fn compile_rule<const FROM_PACK: bool>(
+    pack_name: &str,
+    pack_service: &str,
+    def: RuleDef,
+    fixture_text: &str,
+) -> Result<Rule, RuleProblem> {
+    if FROM_PACK && !valid_id(&def.id) {
         return Err(RuleProblem::BadId);
     }
     let mut capture_names: BTreeSet<String> = BTreeSet::new();
     let mut capture_regexes = Vec::new();
     let mut match_regexes = Vec::new();
     for (index, pattern) in def.patterns.iter().chain(&def.captures).enumerate() {
-        if has_uppercase(pattern) {
+        if FROM_PACK && has_uppercase(pattern) {
             return Err(RuleProblem::UppercasePattern(pattern.clone()));
         }
         let regex = RegexBuilder::new(pattern)
@@ -1080,7 +1131,7 @@ fn compile_rule(pack_name: &str, pack_service: &str, def: RuleDef) -> Result<Rul
     }
     let mut unless = Vec::with_capacity(def.unless.len());
     for pattern in &def.unless {
-        if has_uppercase(pattern) {
+        if FROM_PACK && has_uppercase(pattern) {
             return Err(RuleProblem::UppercasePattern(pattern.clone()));
         }
         unless.push(Regex::new(pattern).map_err(|err| RuleProblem::BadRegex {
@@ -1089,22 +1140,27 @@ fn compile_rule(pack_name: &str, pack_service: &str, def: RuleDef) -> Result<Rul
         })?);
     }
     let access = def.access_denied.as_ref().map(parse_access).transpose()?;
-    if def.codes.is_empty() && def.patterns.is_empty() && access.is_none() {
-        return Err(RuleProblem::NoMatcher);
-    }
-    for need in &def.needs {
-        if !KNOWN_NEEDS.contains(&need.as_str()) {
-            return Err(RuleProblem::UnknownNeed(need.clone()));
+    if FROM_PACK {
+        if def.codes.is_empty() && def.patterns.is_empty() && access.is_none() {
+            return Err(RuleProblem::NoMatcher);
         }
-    }
-    if def.fixtures.is_empty() {
-        return Err(RuleProblem::NoFixture);
+        for need in &def.needs {
+            if !KNOWN_NEEDS.contains(&need.as_str()) {
+                return Err(RuleProblem::UnknownNeed(need.clone()));
+            }
+        }
+        if def.fixtures.is_empty() {
+            return Err(RuleProblem::NoFixture);
+        }
     }
     let known = |key: &str| {
         IDENTIFIER_KEYS.contains(&key) || DERIVED_KEYS.contains(&key) || capture_names.contains(key)
     };
     let text = |field: &str, source: &str| -> Result<Template, RuleProblem> {
-        let template = parse_template(field, source, &known)?;
+        let template = parse_template::<FROM_PACK>(field, source, &known)?;
+        if !FROM_PACK {
+            return Ok(template);
+        }
         if let Some(key) = template.unguarded_keys().into_iter().next() {
             return Err(RuleProblem::UnguardedKey {
                 field: field.to_string(),
@@ -1116,12 +1172,12 @@ fn compile_rule(pack_name: &str, pack_service: &str, def: RuleDef) -> Result<Rul
     let title = text("title", &def.title)?;
     let analysis = text("analysis", &def.analysis)?;
     let mut steps = Vec::with_capacity(def.steps.len());
-    for (index, step) in def.steps.iter().enumerate() {
+    for (index, step) in def.steps.iter().enumerate().filter(|_| FROM_PACK) {
         let field = |part: &str| format!("steps[{index}].{part}");
         let link = step
             .link
             .as_deref()
-            .map(|link| parse_template(&field("link"), link, &known))
+            .map(|link| parse_template::<FROM_PACK>(&field("link"), link, &known))
             .transpose()?;
         if let Some(link) = &link {
             let sample = link.render(&sample_value, Escape::Url).unwrap_or_default();
@@ -1137,17 +1193,17 @@ fn compile_rule(pack_name: &str, pack_service: &str, def: RuleDef) -> Result<Rul
             cli: step
                 .cli
                 .as_deref()
-                .map(|cli| parse_template(&field("cli"), cli, &known))
+                .map(|cli| parse_template::<FROM_PACK>(&field("cli"), cli, &known))
                 .transpose()?,
             policy: step
                 .policy
                 .as_deref()
-                .map(|policy| parse_template(&field("policy"), policy, &known))
+                .map(|policy| parse_template::<FROM_PACK>(&field("policy"), policy, &known))
                 .transpose()?,
             link,
         });
     }
-    for (index, doc) in def.docs.iter().enumerate() {
+    for (index, doc) in def.docs.iter().enumerate().filter(|_| FROM_PACK) {
         check_link(&doc.url).map_err(|reason| RuleProblem::BadLink {
             field: format!("docs[{index}]"),
             url: doc.url.clone(),
@@ -1165,9 +1221,13 @@ fn compile_rule(pack_name: &str, pack_service: &str, def: RuleDef) -> Result<Rul
         analysis.literal_text(),
         def.codes.join(" ")
     );
-    for fixture in &def.fixtures {
-        similarity_text.push(' ');
-        similarity_text.push_str(&fixture.message);
+    if FROM_PACK {
+        for fixture in &def.fixtures {
+            similarity_text.push(' ');
+            similarity_text.push_str(&fixture.message);
+        }
+    } else {
+        similarity_text.push_str(fixture_text);
     }
     Ok(Rule {
         id: def.id,
@@ -1197,7 +1257,7 @@ fn compile_rule(pack_name: &str, pack_service: &str, def: RuleDef) -> Result<Rul
     })
 }
 
-fn parse_template(
+fn parse_template<const FROM_PACK: bool>(
     field: &str,
     source: &str,
     known: &dyn Fn(&str) -> bool,
@@ -1206,6 +1266,9 @@ fn parse_template(
         field: field.to_string(),
         reason,
     })?;
+    if !FROM_PACK {
+        return Ok(template);
+    }
     if let Some(key) = template.keys().into_iter().find(|key| !known(key)) {
         return Err(RuleProblem::UnknownTemplateKey {
             field: field.to_string(),
@@ -1226,11 +1289,8 @@ fn sample_value(key: &str) -> Option<Cow<'static, str>> {
 }
 
 fn check_link(link: &str) -> Result<(), String> {
-    let parsed = url::Url::parse(link).map_err(|err| err.to_string())?;
-    if parsed.scheme() != "https" {
-        return Err("only https links are allowed".to_string());
-    }
-    let host = parsed.host_str().unwrap_or_default();
+    let host = link_host(link)?;
+    let host = host.as_str();
     let allowed = LINK_HOSTS.iter().any(|allowed| {
         host == *allowed
             // Region-prefixed console hosts (`s3.console.aws.amazon.com`); no subdomains of docs.
@@ -1243,6 +1303,25 @@ fn check_link(link: &str) -> Result<(), String> {
         ));
     }
     Ok(())
+}
+
+/// The host of an https link; the source packs are checked with the url crate.
+#[cfg(not(target_arch = "wasm32"))]
+fn link_host(link: &str) -> Result<String, String> {
+    let parsed = url::Url::parse(link).map_err(|err| err.to_string())?;
+    if parsed.scheme() != "https" {
+        return Err("only https links are allowed".to_string());
+    }
+    Ok(parsed.host_str().unwrap_or_default().to_string())
+}
+
+/// In wasm, without the url crate's code: `view`'s plain parser, which reads
+/// every link of the packs alike (a native test holds it to that).
+#[cfg(target_arch = "wasm32")]
+fn link_host(link: &str) -> Result<String, String> {
+    crate::view::plain_https(link)
+        .map(|url| url.host)
+        .ok_or_else(|| "not a plain https URL".to_string())
 }
 
 fn parse_access(def: &AccessMatchDef) -> Result<AccessMatch, RuleProblem> {
@@ -1260,10 +1339,9 @@ fn parse_access(def: &AccessMatchDef) -> Result<AccessMatch, RuleProblem> {
         None => None,
         Some("unspecified") => Some(PolicyTypeMatch::Unspecified),
         Some(other) => {
-            let parsed: PolicyType = serde_json::from_value(serde_json::Value::String(
-                other.to_string(),
-            ))
-            .map_err(|_| {
+            // Through serde, so the names are exactly those the context accepts.
+            let names = serde::de::value::StrDeserializer::<serde::de::value::Error>::new(other);
+            let parsed = <PolicyType as serde::Deserialize>::deserialize(names).map_err(|_| {
                 RuleProblem::BadAccessMatch(format!(
                     "policy_type `{other}` is not a known policy type"
                 ))
@@ -1524,5 +1602,80 @@ mod tests {
         for (pattern, expected) in cases {
             assert_eq!(required_literal(pattern).as_deref(), expected, "{pattern}");
         }
+    }
+}
+
+#[cfg(test)]
+mod runtime_parity {
+    use super::KnowledgeBase;
+    use crate::{Redactor, Snapshot, interpret};
+
+    /// The runtime cut must give byte-identical analyses: every fixture through
+    /// extraction, and the same words reversed without URL or code, which most
+    /// rules do not match (the similarity path for unknown errors).
+    #[test]
+    fn the_runtime_cut_analyses_exactly_like_the_full_packs() {
+        let full = KnowledgeBase::builtin().expect("the full packs load");
+        let runtime = KnowledgeBase::builtin_runtime().expect("the runtime cut loads");
+        let ids = |kb: &KnowledgeBase| -> Vec<(String, String, Vec<String>)> {
+            kb.rules()
+                .map(|rule| (rule.id.into(), rule.pack.into(), rule.services.to_vec()))
+                .collect()
+        };
+        assert_eq!(ids(&full), ids(&runtime));
+        // The wasm checks and vets doc links with the plain parser: it must read them all.
+        let docs = full
+            .rules
+            .iter()
+            .flat_map(|rule| &rule.docs)
+            .map(|doc| doc.url.clone());
+        let step_links = full
+            .rules
+            .iter()
+            .flat_map(|rule| &rule.steps)
+            .filter_map(|step| step.link.as_ref())
+            .filter_map(|link| link.render(&super::sample_value, super::Escape::Url));
+        for link in docs.chain(step_links) {
+            let plain = crate::view::plain_https(&link);
+            assert!(plain.is_some(), "{link}");
+            assert_eq!(plain, crate::view::whatwg_https(&link), "{link}");
+        }
+        let mut checked = 0;
+        let mut unknown = 0;
+        for rule in full.rules() {
+            for fixture in rule.fixtures {
+                let reversed: Vec<&str> = fixture.message.split(' ').rev().collect();
+                let snapshots = [
+                    Snapshot {
+                        url: fixture.url.clone(),
+                        content: fixture.message.clone(),
+                        nav_user_label: fixture.role.clone(),
+                        ..Snapshot::default()
+                    },
+                    Snapshot {
+                        content: reversed.join(" "),
+                        ..Snapshot::default()
+                    },
+                ];
+                for snapshot in snapshots {
+                    let context = interpret(&snapshot, &Redactor::default());
+                    let expected = full.analyze(&context);
+                    let actual = runtime.analyze(&context);
+                    unknown += usize::from(expected.rule.is_none());
+                    checked += 1;
+                    assert_eq!(
+                        serde_json::to_string(&actual).ok(),
+                        serde_json::to_string(&expected).ok(),
+                        "{} on {:?}",
+                        rule.id,
+                        snapshot.content
+                    );
+                }
+            }
+        }
+        assert!(
+            checked > 100 && unknown > 10,
+            "{checked} checked, {unknown} unknown"
+        );
     }
 }

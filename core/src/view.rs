@@ -194,6 +194,36 @@ const ALLOWED_HOST_SUFFIXES: &[&str] = &[
 /// documentation host, without credentials; `None` for anything else
 /// (`javascript:`, `data:`, http, look-alike hosts).
 pub fn vetted_url(raw: &str) -> Option<String> {
+    // The url crate natively; in the extension's wasm, where it would be a
+    // sixth of the code, a parser for the plain subset such links are written in.
+    #[cfg(not(target_arch = "wasm32"))]
+    let url = whatwg_https(raw)?;
+    #[cfg(target_arch = "wasm32")]
+    let url = plain_https(raw)?;
+    let host = url.host.as_str();
+    let allowed = ALLOWED_HOST_SUFFIXES.iter().any(|suffix| {
+        host == *suffix
+            || host
+                .strip_suffix(suffix)
+                .is_some_and(|rest| rest.ends_with('.'))
+    });
+    if !allowed || url.serialized.len() > MAX_TEXT {
+        return None;
+    }
+    Some(url.serialized)
+}
+
+/// An https URL without credentials or a port other than 443, as the WHATWG
+/// URL standard serialises it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct HttpsUrl {
+    pub(crate) serialized: String,
+    /// Lower-cased.
+    pub(crate) host: String,
+}
+
+#[cfg(not(target_arch = "wasm32"))]
+pub(crate) fn whatwg_https(raw: &str) -> Option<HttpsUrl> {
     let url = url::Url::parse(raw.trim()).ok()?;
     if url.scheme() != "https"
         || !url.username().is_empty()
@@ -203,16 +233,95 @@ pub fn vetted_url(raw: &str) -> Option<String> {
         return None;
     }
     let host = url.host_str()?.to_ascii_lowercase();
-    let allowed = ALLOWED_HOST_SUFFIXES.iter().any(|suffix| {
-        host == *suffix
-            || host
-                .strip_suffix(suffix)
-                .is_some_and(|rest| rest.ends_with('.'))
-    });
-    if !allowed || url.as_str().len() > MAX_TEXT {
+    Some(HttpsUrl {
+        serialized: url.into(),
+        host,
+    })
+}
+
+/// [`whatwg_https`] for the plain subset: `https://` + an ASCII host name
+/// (optionally `:443`) + a path, query and fragment of characters the standard
+/// leaves as they are, without dot segments. Returns what `whatwg_https`
+/// returns for such input and `None` for anything else (stricter, never looser).
+#[cfg(any(target_arch = "wasm32", test))]
+pub(crate) fn plain_https(raw: &str) -> Option<HttpsUrl> {
+    // The standard drops leading and trailing C0 controls and spaces, and every tab and newline.
+    let text: String = raw
+        .trim()
+        .trim_matches(|c: char| c <= ' ')
+        .chars()
+        .filter(|c| !matches!(c, '\t' | '\n' | '\r'))
+        .collect();
+    let scheme = text.get(..8)?;
+    if !scheme.eq_ignore_ascii_case("https://") {
         return None;
     }
-    Some(url.into())
+    let rest = &text[8..];
+    let authority_end = rest.find(['/', '?', '#', '\\']).unwrap_or(rest.len());
+    let (authority, rest) = rest.split_at(authority_end);
+    let (host, port) = match authority.split_once(':') {
+        Some((host, port)) => (host, Some(port)),
+        None => (authority, None),
+    };
+    // An empty port or 443 is the default and disappears; others are not vetted.
+    if port.is_some_and(|port| !(port.is_empty() || port.trim_start_matches('0') == "443")) {
+        return None;
+    }
+    let plain_label = |label: &str| {
+        !label.is_empty()
+            && !label
+                .get(..4)
+                .is_some_and(|start| start.eq_ignore_ascii_case("xn--"))
+            && label
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+    };
+    // Only names: a numeric last label would be an IPv4 address.
+    let last_label_numeric = host
+        .rsplit('.')
+        .next()
+        .is_some_and(|label| label.bytes().all(|b| b.is_ascii_digit()));
+    if !host.split('.').all(plain_label) || last_label_numeric {
+        return None;
+    }
+    let host = host.to_ascii_lowercase();
+    let (rest, fragment) = match rest.split_once('#') {
+        Some((rest, fragment)) => (rest, Some(fragment)),
+        None => (rest, None),
+    };
+    let (path, query) = match rest.split_once('?') {
+        Some((path, query)) => (path, Some(query)),
+        None => (rest, None),
+    };
+    // Characters each part keeps as they are (other printable ASCII is percent-encoded).
+    let kept = |text: &str, encoded: &[u8]| {
+        text.bytes()
+            .all(|b| b.is_ascii_graphic() && !encoded.contains(&b))
+    };
+    let dot_segment = |segment: &str| {
+        let segment = segment.to_ascii_lowercase().replace("%2e", ".");
+        segment == "." || segment == ".."
+    };
+    if !kept(path, b"\"<>`{}\\") || path.split('/').any(dot_segment) {
+        return None;
+    }
+    if query.is_some_and(|query| !kept(query, b"\"<>'")) {
+        return None;
+    }
+    if fragment.is_some_and(|fragment| !kept(fragment, b"\"<>`")) {
+        return None;
+    }
+    let mut serialized = format!("https://{host}");
+    serialized.push_str(if path.is_empty() { "/" } else { path });
+    if let Some(query) = query {
+        serialized.push('?');
+        serialized.push_str(query);
+    }
+    if let Some(fragment) = fragment {
+        serialized.push('#');
+        serialized.push_str(fragment);
+    }
+    Some(HttpsUrl { serialized, host })
 }
 
 /// Caps a text at `MAX_TEXT` characters (on a char boundary) and drops control
@@ -259,6 +368,80 @@ mod tests {
         check_url("https://user:pw@console.aws.amazon.com/", None);
         check_url("https://console.aws.amazon.com:8443/", None);
         check_url("not a url", None);
+    }
+
+    /// The wasm's parser must agree with the url crate wherever it answers, and
+    /// answer for the links consoledx writes.
+    #[test]
+    fn the_plain_parser_agrees_with_the_url_crate() {
+        let plain_links = [
+            "https://docs.aws.amazon.com/AmazonS3/latest/userguide/empty-bucket.html",
+            "https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_evaluation-logic.html#policy-eval-denyallow",
+            "https://s3.console.aws.amazon.com/s3/buckets/b?region=us-west-2&tab=objects",
+            "https://console.aws.amazon.com/iam/home#/roles/details/my-role",
+            "https://us-east-1.console.aws.amazon.com/ec2/home?region=us-east-1#Instances:instanceId=i-0123",
+            "https://console.amazonaws-us-gov.com/iam/home",
+            "HTTPS://Docs.AWS.Amazon.com/x%20y?a=%27b%27",
+            "  https://docs.aws.amazon.com:443/x  ",
+            "https://docs.aws.amazon.com:/x",
+            "https://docs.aws.amazon.com",
+            "https://docs.aws.amazon.com?q",
+            "https://docs.aws.amazon.com/#",
+            "https://docs.aws.amazon.com/a?#",
+            "https://docs.aws.amazon.com/a/b.c/..d/%2/~!$&()*+,;=:@[]^|",
+            "https://docs.aws.amazon.com/p?q=!$&()*+,;=:@/?[]^{}|`~#f!$&'()*+,;=:@/?#[]^{}|~",
+            "https://docs.aws.amazon.com/\tx\ny",
+        ];
+        for link in plain_links {
+            assert_eq!(plain_https(link), whatwg_https(link), "{link}");
+            assert!(plain_https(link).is_some(), "{link}");
+        }
+        let others = [
+            "https://docs.aws.amazon.com/a b",
+            "https://docs.aws.amazon.com/a/../b",
+            "https://docs.aws.amazon.com/a/%2E%2e/b",
+            "https://docs.aws.amazon.com/a/./b",
+            "https://docs.aws.amazon.com\\a",
+            "https://docs.aws.amazon.com/a\\b",
+            "https://docs.aws.amazon.com/\"x\"",
+            "https://docs.aws.amazon.com/<x>",
+            "https://docs.aws.amazon.com/`{x}`",
+            "https://docs.aws.amazon.com/?a'b",
+            "https://docs.aws.amazon.com/#a`b",
+            "https://docs.aws.amazon.com/é",
+            "https://dócs.aws.amazon.com/",
+            "https://xn--dcs-5na.aws.amazon.com/",
+            "https://docs..aws.amazon.com/",
+            "https://docs.aws.amazon.com./",
+            "https://.docs.aws.amazon.com/",
+            "https://docs.aws.amazon.com:8443/",
+            "https://docs.aws.amazon.com:0443/",
+            "https://docs.aws.amazon.com:99999/",
+            "https://docs.aws.amazon.com:x/",
+            "https://user@docs.aws.amazon.com/",
+            "https://:pw@docs.aws.amazon.com/",
+            "https://@docs.aws.amazon.com/",
+            "https://[::1]/",
+            "https://1.2.3.4/",
+            "https://0x7f.1/",
+            "https:/docs.aws.amazon.com/",
+            "https:docs.aws.amazon.com/",
+            "https:///docs.aws.amazon.com/",
+            "http://docs.aws.amazon.com/",
+            "javascript:alert(1)",
+            "https://",
+            "https://docs.aws.amazon.com/%zz%",
+            "\u{1}https://docs.aws.amazon.com/x\u{1f}",
+            "https://do_cs.aws.amazon.com/",
+        ];
+        for link in others {
+            let plain = plain_https(link);
+            assert!(
+                plain.is_none() || plain == whatwg_https(link),
+                "{link}: {plain:?} but the url crate says {:?}",
+                whatwg_https(link)
+            );
+        }
     }
 
     #[test]

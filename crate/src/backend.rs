@@ -46,12 +46,13 @@ pub struct Backend<'a> {
 
 impl Backend<'_> {
     pub fn endpoint(&self, path: &str) -> Result<String, BackendError> {
-        let base = url::Url::parse(self.base_url.trim())
+        // The browser's WHATWG URL parser: the url crate's standard, without its code in the wasm.
+        let base = web_sys::Url::new(self.base_url.trim())
             .map_err(|_| BackendError::BadUrl(self.base_url.into()))?;
-        if !matches!(base.scheme(), "http" | "https") {
+        if !matches!(base.protocol().as_str(), "http:" | "https:") {
             return Err(BackendError::BadUrl(self.base_url.into()));
         }
-        Ok(format!("{}{path}", base.as_str().trim_end_matches('/')))
+        Ok(format!("{}{path}", base.href().trim_end_matches('/')))
     }
 
     pub async fn post<B: Serialize, R: DeserializeOwned>(

@@ -52,7 +52,8 @@ struct Inner {
 impl Core {
     #[wasm_bindgen(constructor)]
     pub fn new() -> Result<Core, JsValue> {
-        let knowledge = KnowledgeBase::builtin().map_err(CoreError::from)?;
+        // The runtime cut: the same analyses as the full packs, a fraction of the wasm.
+        let knowledge = KnowledgeBase::builtin_runtime().map_err(CoreError::from)?;
         let redactor = RefCell::new((Vec::new(), Rc::new(Redactor::default())));
         Ok(Core {
             inner: Rc::new(Inner {
@@ -80,22 +81,34 @@ impl Core {
     }
 }
 
+// Messages cross the boundary as JSON text (the browser's JSON object on the
+// JS side, serde_json here): one serde format in the wasm instead of two.
+
 fn decode(message: JsValue, settings: JsValue) -> Result<(Request, Settings), CoreError> {
-    let request =
-        serde_wasm_bindgen::from_value(message).map_err(|e| CoreError::Message(e.to_string()))?;
+    let request = json_text(&message)
+        .ok_or_else(|| CoreError::Message("not a JSON object".into()))
+        .and_then(|text| {
+            Request::from_json(&text).map_err(|e| CoreError::Message(e.to_string()))
+        })?;
     let settings = if settings.is_undefined() || settings.is_null() {
         Settings::default()
     } else {
-        serde_wasm_bindgen::from_value(settings).map_err(|e| CoreError::Settings(e.to_string()))?
+        let text =
+            json_text(&settings).ok_or_else(|| CoreError::Settings("not a JSON object".into()))?;
+        serde_json::from_str(&text).map_err(|e| CoreError::Settings(e.to_string()))?
     };
     Ok((request, settings))
 }
 
+/// The value as JSON text, or `None` for what JSON cannot hold (undefined, functions, BigInt).
+fn json_text(value: &JsValue) -> Option<String> {
+    js_sys::JSON::stringify(value).ok()?.as_string()
+}
+
 fn to_js<T: Serialize>(value: &T) -> Result<JsValue, JsValue> {
     // Plain objects, not Maps, so the reply survives chrome.runtime messaging.
-    value
-        .serialize(&serde_wasm_bindgen::Serializer::json_compatible())
-        .map_err(|e| js_sys::Error::new(&e.to_string()).into())
+    let text = serde_json::to_string(value).map_err(|e| js_sys::Error::new(&e.to_string()))?;
+    js_sys::JSON::parse(&text)
 }
 
 impl Inner {
@@ -145,7 +158,7 @@ impl Inner {
                     comment,
                 };
                 match backend
-                    .post::<_, serde_json::Value>("/v1/feedback", &body)
+                    .post::<_, serde::de::IgnoredAny>("/v1/feedback", &body)
                     .await
                 {
                     Ok(_) => Reply::FeedbackStored { diagnosis_id },

@@ -6,9 +6,10 @@ use consoledx_core::view::{DiagnosisView, ResolutionView};
 use consoledx_core::{ErrorContext, Snapshot};
 use serde::{Deserialize, Serialize};
 
-/// From the page bridge (or an extension page) to the core.
-#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
-#[serde(tag = "type", rename_all_fields = "camelCase", deny_unknown_fields)]
+/// From the page bridge (or an extension page) to the core: a JSON object
+/// whose `type` names the variant, read by [`Request::from_json`].
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "type", rename_all_fields = "camelCase")]
 pub enum Request {
     GetSpec,
     Diagnose {
@@ -30,6 +31,104 @@ pub enum Request {
         #[serde(default)]
         backend_url: Option<String>,
     },
+}
+
+/// The variant names, for the error about an unknown `type`.
+const REQUEST_TYPES: &[&str] = &[
+    "GetSpec",
+    "Diagnose",
+    "Resolve",
+    "Feedback",
+    "TestConnection",
+];
+
+impl Request {
+    /// Reads a message: its `type` first, then the fields of that variant,
+    /// rejecting unknown ones. Two passes instead of serde's internally tagged
+    /// enums, whose buffering of every variant's content costs wasm size.
+    pub fn from_json(text: &str) -> Result<Request, serde_json::Error> {
+        use serde::de::{Error, IgnoredAny};
+        #[derive(Deserialize)]
+        struct Tag {
+            #[serde(rename = "type")]
+            kind: String,
+        }
+        #[derive(Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct GetSpec {
+            #[serde(rename = "type")]
+            _kind: IgnoredAny,
+        }
+        #[derive(Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct Diagnose {
+            #[serde(rename = "type")]
+            _kind: IgnoredAny,
+            snapshot: Snapshot,
+        }
+        #[derive(Deserialize)]
+        #[serde(rename_all = "camelCase", deny_unknown_fields)]
+        struct Resolve {
+            #[serde(rename = "type")]
+            _kind: IgnoredAny,
+            #[serde(default)]
+            diagnosis_id: Option<String>,
+            context: ErrorContext,
+        }
+        #[derive(Deserialize)]
+        #[serde(rename_all = "camelCase", deny_unknown_fields)]
+        struct Feedback {
+            #[serde(rename = "type")]
+            _kind: IgnoredAny,
+            diagnosis_id: String,
+            verdict: Verdict,
+            #[serde(default)]
+            comment: Option<String>,
+        }
+        #[derive(Deserialize)]
+        #[serde(rename_all = "camelCase", deny_unknown_fields)]
+        struct TestConnection {
+            #[serde(rename = "type")]
+            _kind: IgnoredAny,
+            #[serde(default)]
+            backend_url: Option<String>,
+        }
+        let Tag { kind } = serde_json::from_str(text)?;
+        Ok(match kind.as_str() {
+            "GetSpec" => {
+                let GetSpec { .. } = serde_json::from_str(text)?;
+                Request::GetSpec
+            }
+            "Diagnose" => {
+                let body: Diagnose = serde_json::from_str(text)?;
+                Request::Diagnose {
+                    snapshot: body.snapshot,
+                }
+            }
+            "Resolve" => {
+                let body: Resolve = serde_json::from_str(text)?;
+                Request::Resolve {
+                    diagnosis_id: body.diagnosis_id,
+                    context: body.context,
+                }
+            }
+            "Feedback" => {
+                let body: Feedback = serde_json::from_str(text)?;
+                Request::Feedback {
+                    diagnosis_id: body.diagnosis_id,
+                    verdict: body.verdict,
+                    comment: body.comment,
+                }
+            }
+            "TestConnection" => {
+                let body: TestConnection = serde_json::from_str(text)?;
+                Request::TestConnection {
+                    backend_url: body.backend_url,
+                }
+            }
+            other => return Err(serde_json::Error::unknown_variant(other, REQUEST_TYPES)),
+        })
+    }
 }
 
 /// From the core back to the sender.

@@ -5,7 +5,7 @@
 //! run    build, then serve the backend on its embedded defaults
 //! test   setup, then every test: native, wasm in Chromium, e2e
 //! bench  print the benchmark figures
-//! dist   zip the extension for the Chrome and Firefox stores
+//! dist   zip the extension for the Chrome and Firefox stores (Firefox build linted)
 
 mod tools;
 
@@ -136,8 +136,10 @@ fn test() -> Result {
     .env("CHROMEDRIVER", "/usr/bin/chromedriver")
     .env("WASM_BINDGEN_TEST_TIMEOUT", "60")
     .run()?;
-    // End to end: the built extension in Chromium against Cloudscape pages, the backend and moto.
+    // The store packages, the Firefox one through Mozilla's linter.
     build()?;
+    dist()?;
+    // End to end: the built extension in Chromium against Cloudscape pages, the backend and moto.
     cmd("node", ["--test", "--test-concurrency=1", "e2e/tests/"])
         .current_dir(&root)
         .env("MOTO_SERVER", &moto)
@@ -153,6 +155,8 @@ fn bench() -> Result {
         ["bench", "--workspace", "--exclude", "consoledx-wasm"],
     )
     .run()?;
+    tools::ensure_load_tool()?;
+    cmd("bash", ["backend/benches/load.sh"]).run()?;
     cmd("node", ["e2e/bench.mjs"])
         .current_dir(root())
         .env("MOTO_SERVER", tools::moto_server())
@@ -208,9 +212,48 @@ fn payload_files(root: &Path) -> Result<Vec<PathBuf>> {
 fn dist() -> Result {
     let root = root();
     let out = root.join("dist");
-    std::fs::create_dir_all(&out).map_err(|e| format!("creating {}: {e}", out.display()))?;
-    let chrome = out.join("consoledx-chrome.zip");
-    tools::zip_extension(&root.join("extension"), &chrome)?;
-    println!("xtask: wrote {}", chrome.display());
+    let firefox_dir = firefox_build(&out)?;
+    tools::web_ext_lint(&firefox_dir)?;
+    for (store, dir) in [("chrome", root.join("extension")), ("firefox", firefox_dir)] {
+        let zip = out.join(format!("consoledx-{store}.zip"));
+        tools::zip_extension(&dir, &zip)?;
+        println!("xtask: wrote {}", zip.display());
+    }
     Ok(())
+}
+
+/// Firefox's MV3 runs background scripts, not a service worker, and needs an
+/// add-on id; everything else is the Chrome build as it is.
+fn firefox_build(out: &Path) -> Result<PathBuf> {
+    let root = root();
+    let dir = out.join("firefox");
+    if dir.exists() {
+        std::fs::remove_dir_all(&dir).map_err(|e| format!("clearing {}: {e}", dir.display()))?;
+    }
+    tools::copy_dir(&root.join("extension"), &dir)?;
+    let manifest_path = dir.join("manifest.json");
+    let text = std::fs::read_to_string(&manifest_path)
+        .map_err(|e| format!("{}: {e}", manifest_path.display()))?;
+    let mut manifest: serde_json::Value =
+        serde_json::from_str(&text).map_err(|e| format!("{}: {e}", manifest_path.display()))?;
+    let object = manifest
+        .as_object_mut()
+        .ok_or("extension/manifest.json is not a JSON object")?;
+    object.remove("minimum_chrome_version");
+    object.insert(
+        "background".into(),
+        serde_json::json!({"scripts": ["sw.js"], "type": "module"}),
+    );
+    object.insert(
+        "browser_specific_settings".into(),
+        serde_json::json!({"gecko": {
+            "id": "consoledx@consoledx.dev",
+            "strict_min_version": "142.0",
+            "data_collection_permissions": {"required": ["websiteContent"]}
+        }}),
+    );
+    let pretty = serde_json::to_string_pretty(&manifest).map_err(|e| e.to_string())?;
+    std::fs::write(&manifest_path, pretty + "\n")
+        .map_err(|e| format!("{}: {e}", manifest_path.display()))?;
+    Ok(dir)
 }

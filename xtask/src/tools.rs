@@ -250,6 +250,22 @@ pub fn ensure_chromium() -> Result {
     .run()
 }
 
+/// The load benchmark drives the backend with oha when installed, else wrk
+/// (Debian's package: oha takes half an hour to build on two cores).
+pub fn ensure_load_tool() -> Result {
+    let installed = |tool: &str| {
+        cmd("sh", ["-c", &format!("command -v {tool}")])
+            .output()
+            .is_some()
+    };
+    if installed("oha") || installed("wrk") {
+        return Ok(());
+    }
+    cmd("apt-get", ["install", "-y", "-qq", "wrk"])
+        .env("DEBIAN_FRONTEND", "noninteractive")
+        .run()
+}
+
 pub fn gzip_len(bytes: &[u8]) -> Result<usize> {
     let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
     encoder.write_all(bytes).map_err(|e| e.to_string())?;
@@ -290,4 +306,31 @@ pub fn zip_extension(dir: &Path, out: &Path) -> Result {
     }
     zip.finish().map_err(|e| e.to_string())?;
     Ok(())
+}
+
+pub fn copy_dir(from: &Path, to: &Path) -> Result {
+    std::fs::create_dir_all(to).map_err(|e| format!("creating {}: {e}", to.display()))?;
+    for entry in std::fs::read_dir(from)
+        .map_err(|e| format!("{}: {e}", from.display()))?
+        .flatten()
+    {
+        let (source, target) = (entry.path(), to.join(entry.file_name()));
+        if source.is_dir() {
+            copy_dir(&source, &target)?;
+        } else {
+            std::fs::copy(&source, &target)
+                .map_err(|e| format!("copying {}: {e}", source.display()))?;
+        }
+    }
+    Ok(())
+}
+
+/// Mozilla's linter on the Firefox build; warnings are printed, errors fail.
+pub fn web_ext_lint(dir: &Path) -> Result {
+    cmd(
+        root().join("node_modules/.bin/web-ext"),
+        ["lint", "--no-config-discovery", "--source-dir"],
+    )
+    .arg(dir)
+    .run()
 }

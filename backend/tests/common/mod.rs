@@ -26,6 +26,7 @@ pub async fn state_with(data_dir: &Path, aws: AwsSettings) -> AppState {
     AppState::open(&Config {
         data_dir: data_dir.to_path_buf(),
         aws,
+        model: None,
     })
     .await
     .expect("app state opens")

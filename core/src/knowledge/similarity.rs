@@ -2,6 +2,7 @@
 //! rule's text (title, analysis, codes, fixture messages), built once at load,
 //! compared by cosine similarity with the message.
 
+use std::cmp::Ordering;
 use std::collections::HashMap;
 
 #[derive(Debug, Clone, Default)]
@@ -91,7 +92,7 @@ impl SimilarityIndex {
         let total = documents.len().max(1) as f32;
         let mut terms: Vec<(String, u32)> = document_frequency.into_iter().collect();
         // Term ids in a fixed order keep the index identical from build to build.
-        terms.sort();
+        sort_stably(&mut terms, |a, b| a.cmp(b));
         let vocabulary: HashMap<String, (u32, f32)> = terms
             .into_iter()
             .enumerate()
@@ -126,7 +127,7 @@ impl SimilarityIndex {
             .map(|(index, vector)| (index, dot(&query, vector)))
             .filter(|(_, score)| *score > floor)
             .collect();
-        scored.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+        sort_stably(&mut scored, best_first);
         scored
     }
 }
@@ -143,7 +144,7 @@ fn normalised(
                 .map(|(id, idf)| (*id, (1.0 + (*count as f32).ln()) * idf))
         })
         .collect();
-    vector.sort_by_key(|(id, _)| *id);
+    sort_stably(&mut vector, |a, b| a.0.cmp(&b.0));
     let norm = vector
         .iter()
         .map(|(_, weight)| weight * weight)
@@ -155,6 +156,27 @@ fn normalised(
         }
     }
     vector
+}
+
+/// Higher similarity first, then lower index.
+pub fn best_first(a: &(usize, f32), b: &(usize, f32)) -> Ordering {
+    b.1.total_cmp(&a.1).then(a.0.cmp(&b.0))
+}
+
+/// `slice::sort_by`'s order (stable), with one sort routine for every element
+/// type: each `sort_by` instantiation adds kilobytes to the extension's wasm,
+/// while this sorts indices through one shared instantiation.
+pub fn sort_stably<T>(items: &mut Vec<T>, order: impl Fn(&T, &T) -> Ordering) {
+    let indices = stable_order(items.len(), &|a, b| order(&items[a], &items[b]));
+    let mut slots: Vec<Option<T>> = items.drain(..).map(Some).collect();
+    items.extend(indices.into_iter().filter_map(|index| slots[index].take()));
+}
+
+#[inline(never)]
+fn stable_order(len: usize, order: &dyn Fn(usize, usize) -> Ordering) -> Vec<usize> {
+    let mut indices: Vec<usize> = (0..len).collect();
+    indices.sort_by(|a, b| order(*a, *b));
+    indices
 }
 
 fn dot(a: &[(u32, f32)], b: &[(u32, f32)]) -> f32 {
@@ -186,5 +208,14 @@ mod tests {
         let nearest = index.nearest("the vcpu quota was reached", 0.0);
         assert_eq!(nearest.first().map(|(index, _)| *index), Some(1));
         assert!(index.nearest("zzz qqq", 0.0).is_empty());
+    }
+
+    #[test]
+    fn sort_stably_keeps_the_order_of_equals() {
+        let mut items = vec![(2, 'a'), (1, 'b'), (2, 'c'), (0, 'd'), (1, 'e')];
+        let mut expected = items.clone();
+        expected.sort_by_key(|item| item.0);
+        sort_stably(&mut items, |a, b| a.0.cmp(&b.0));
+        assert_eq!(items, expected);
     }
 }
