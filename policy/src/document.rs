@@ -325,7 +325,7 @@ fn parse_principal_clause(
     ) {
         return Err(format!(
             "{name} is not allowed in {} policies",
-            type_name(policy_type)
+            policy_type.describe()
         ));
     }
     let entries = parse_principal_value(value).map_err(|e| format!("{name}: {e}"))?;
@@ -334,18 +334,6 @@ fn parse_principal_clause(
     } else {
         PrincipalClause::Principal(entries)
     })
-}
-
-fn type_name(policy_type: PolicyType) -> &'static str {
-    match policy_type {
-        PolicyType::Identity => "identity-based",
-        PolicyType::Resource => "resource-based",
-        PolicyType::Scp => "service control",
-        PolicyType::Rcp => "resource control",
-        PolicyType::PermissionsBoundary => "permissions boundary",
-        PolicyType::Session => "session",
-        PolicyType::VpcEndpoint => "VPC endpoint",
-    }
 }
 
 fn parse_principal_value(value: &Value) -> Result<Vec<PrincipalEntry>, String> {

@@ -101,6 +101,21 @@ pub enum PolicyType {
     VpcEndpoint,
 }
 
+impl PolicyType {
+    /// The policy type as the IAM User Guide's access-denied messages name it.
+    pub fn describe(self) -> &'static str {
+        match self {
+            PolicyType::Identity => "identity-based",
+            PolicyType::Resource => "resource-based",
+            PolicyType::Scp => "service control",
+            PolicyType::Rcp => "resource control",
+            PolicyType::PermissionsBoundary => "permissions boundary",
+            PolicyType::Session => "session",
+            PolicyType::VpcEndpoint => "VPC endpoint",
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Explanation {

@@ -497,7 +497,7 @@ fn explicit_deny(
         other => {
             let cause = format!(
                 "A {} policy ({}) explicitly denies {} to {} ({names}).",
-                policy_type_name(other),
+                other.describe(),
                 first.policy_id,
                 request.what(),
                 request.who()
@@ -506,7 +506,7 @@ fn explicit_deny(
                 title: format!("Ask the owner of {} to change {names}", first.policy_id),
                 detail: format!(
                     "{} policies are managed outside this account's IAM console; the deny must be lifted there.{follow_up}",
-                    policy_type_name(other)
+                    other.describe()
                 ),
                 cli: None,
                 policy: None,
@@ -520,18 +520,6 @@ fn explicit_deny(
         cause,
         steps,
         evidence,
-    }
-}
-
-fn policy_type_name(policy_type: PolicyType) -> &'static str {
-    match policy_type {
-        PolicyType::Identity => "identity-based",
-        PolicyType::Resource => "resource-based",
-        PolicyType::Scp => "service control",
-        PolicyType::Rcp => "resource control",
-        PolicyType::PermissionsBoundary => "permissions boundary",
-        PolicyType::Session => "session",
-        PolicyType::VpcEndpoint => "VPC endpoint",
     }
 }
 
