@@ -254,6 +254,7 @@ async fn post_analyze(
     let Json(request) = payload?;
     let mut context = request.context;
     redact_again(&mut context);
+    consoledx_core::extract::complete(&mut context);
     let mut analysis = state.inner.kb.analyze(&context);
     let id = new_diagnosis_id()?;
     analysis.diagnosis_id = Some(id.clone());
@@ -299,6 +300,7 @@ async fn post_resolve(
     let Json(request) = payload?;
     let mut context = request.context;
     redact_again(&mut context);
+    consoledx_core::extract::complete(&mut context);
     let mut resolution = resolve_context(&state, &context).await;
     resolution.diagnosis_id = request.diagnosis_id;
     Ok(Json(resolution))

@@ -74,6 +74,23 @@ fn scan(message: &str, url: &str) -> Scanned {
 
 /// Identifiers (DESIGN.md's keys), error code and access-denied reason named
 /// in `message` and shown by the console page at `url`.
+/// Fills in what a caller left out of a context (identifiers, error code,
+/// access-denied kind) from its own message and URL; what the caller sent
+/// wins. API clients other than the extension may send just a message and a
+/// URL.
+pub fn complete(context: &mut ErrorContext) {
+    let found = extract(&context.message, &context.url);
+    for (key, value) in found.identifiers {
+        context.identifiers.entry(key).or_insert(value);
+    }
+    context.error_code = context.error_code.take().or(found.error_code);
+    context.access_denied = context.access_denied.take().or(found.access_denied);
+    context.encoded_authorization_message = context
+        .encoded_authorization_message
+        .take()
+        .or(found.encoded_authorization_message);
+}
+
 pub fn extract(message: &str, url: &str) -> Extraction {
     let scanned = scan(message, url);
     Extraction {

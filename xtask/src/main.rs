@@ -103,9 +103,11 @@ fn build() -> Result {
     Ok(())
 }
 
+/// `cargo xtask run -- --addr …` hands xtask the `--` too: it only separates.
 fn run(extra: &[String]) -> Result {
     let binary = root().join("target/debug/consoledx");
-    cmd(binary, ["serve"]).args(extra).run()
+    let serve_args = extra.strip_prefix(&["--".to_string()]).unwrap_or(extra);
+    cmd(binary, ["serve"]).args(serve_args).run()
 }
 
 fn test() -> Result {
