@@ -1,6 +1,6 @@
 //! The `Condition` element: operators, set qualifiers, `…IfExists`, missing-key rules.
 
-use crate::document::kind;
+use crate::document::{kind, string_values};
 use crate::pattern::{Pattern, Syntax, VariableSource, split_arn_pattern};
 use serde_json::Value;
 use std::net::IpAddr;
@@ -99,7 +99,7 @@ pub(crate) fn parse_block(block: &Value, variables: bool) -> Result<Vec<Conditio
             if key.is_empty() {
                 return Err(format!("Condition operator {operator} has an empty key"));
             }
-            let texts = condition_values(raw_values)
+            let texts = string_values(raw_values)
                 .map_err(|got| format!("{operator} {key}: values must be strings, numbers or booleans (or a list of them), got {got}"))?;
             if texts.is_empty() {
                 return Err(format!("{operator} {key}: empty value list"));
@@ -120,19 +120,6 @@ pub(crate) fn parse_block(block: &Value, variables: bool) -> Result<Vec<Conditio
         }
     }
     Ok(conditions)
-}
-
-fn condition_values(value: &Value) -> Result<Vec<String>, String> {
-    let scalar = |v: &Value| match v {
-        Value::String(s) => Ok(s.clone()),
-        Value::Number(n) => Ok(n.to_string()),
-        Value::Bool(b) => Ok(b.to_string()),
-        other => Err(kind(other).to_string()),
-    };
-    match value {
-        Value::Array(items) => items.iter().map(scalar).collect(),
-        other => scalar(other).map(|s| vec![s]),
-    }
 }
 
 fn parse_operator(name: &str) -> Result<(Family, bool, bool, SetQualifier), String> {

@@ -286,6 +286,20 @@ pub(crate) fn string_list(value: &Value) -> Result<Vec<&str>, String> {
     }
 }
 
+/// A condition or context value as strings: a scalar, or a list of scalars.
+pub(crate) fn string_values(value: &Value) -> Result<Vec<String>, String> {
+    let scalar = |v: &Value| match v {
+        Value::String(s) => Ok(s.clone()),
+        Value::Number(n) => Ok(n.to_string()),
+        Value::Bool(b) => Ok(b.to_string()),
+        other => Err(kind(other).to_string()),
+    };
+    match value {
+        Value::Array(items) => items.iter().map(scalar).collect(),
+        other => scalar(other).map(|s| vec![s]),
+    }
+}
+
 pub(crate) fn kind(value: &Value) -> &'static str {
     match value {
         Value::Null => "null",

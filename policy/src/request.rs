@@ -1,7 +1,7 @@
 //! The request side: who is calling, what, on which resource, with which context keys.
 
 use crate::condition::ContextSource;
-use crate::document::{is_account_id, kind, last_segment};
+use crate::document::{is_account_id, last_segment, string_values};
 use crate::pattern::VariableSource;
 use crate::{AccessQuery, PolicyError, Principal};
 use std::collections::BTreeMap;
@@ -83,7 +83,7 @@ impl Request {
 
         let mut values: BTreeMap<String, Vec<String>> = BTreeMap::new();
         for (key, value) in context {
-            let list = context_values(value)
+            let list = string_values(value)
                 .map_err(|got| bad(format!("context key `{key}`: expected a string, number, boolean or a list of them, got {got}")))?;
             values
                 .entry(key.to_ascii_lowercase())
@@ -223,20 +223,6 @@ impl VariableSource for Request {
 impl ContextSource for Request {
     fn values(&self, key: &str) -> Option<&[String]> {
         self.context.get(key).map(Vec::as_slice)
-    }
-}
-
-fn context_values(value: &serde_json::Value) -> Result<Vec<String>, String> {
-    use serde_json::Value;
-    let scalar = |v: &Value| match v {
-        Value::String(s) => Ok(s.clone()),
-        Value::Number(n) => Ok(n.to_string()),
-        Value::Bool(b) => Ok(b.to_string()),
-        other => Err(kind(other).to_string()),
-    };
-    match value {
-        Value::Array(items) => items.iter().map(scalar).collect(),
-        other => scalar(other).map(|s| vec![s]),
     }
 }
 

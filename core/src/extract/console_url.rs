@@ -4,7 +4,7 @@
 use super::arn::Arn;
 use super::found::{Found, keys, rank};
 use super::shapes::{
-    is_availability_zone, is_bucket_name, is_ec2_id, is_iam_name, is_instance_type, is_kms_key_id,
+    ec2_id_key, is_availability_zone, is_bucket_name, is_iam_name, is_instance_type, is_kms_key_id,
     is_lambda_function_name, is_log_group_name, is_region, is_simple_name, is_table_name,
     percent_decode,
 };
@@ -258,17 +258,9 @@ pub(crate) fn scan_url(raw: &str, found: &mut Found) {
 }
 
 fn scan_ec2_value(name: &str, value: &str, found: &mut Found) {
-    for (prefix, key) in [
-        ("i", keys::INSTANCE),
-        ("vpc", keys::VPC),
-        ("subnet", keys::SUBNET),
-        ("sg", keys::SECURITY_GROUP),
-        ("ami", keys::AMI),
-    ] {
-        if is_ec2_id(value, prefix) {
-            found.put(key, rank::URL_RESOURCE, value);
-            return;
-        }
+    if let Some(key) = ec2_id_key(value) {
+        found.put(key, rank::URL_RESOURCE, value);
+        return;
     }
     let lower_name = name.to_ascii_lowercase();
     if lower_name == "availabilityzone" && is_availability_zone(value) {

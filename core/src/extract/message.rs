@@ -6,9 +6,9 @@ use super::arn::{Arn, find_arns};
 use super::found::{Found, keys, rank};
 use super::phrases::{Cue, Hit};
 use super::shapes::{
-    is_account_id, is_availability_zone, is_bare_kms_key_id, is_bucket_name, is_ec2_id,
-    is_iam_name, is_instance_type, is_kms_key_id, is_lambda_function_name, is_log_group_name,
-    is_region, is_simple_name, is_table_name,
+    EC2_ID_KINDS, ec2_id_key, is_account_id, is_availability_zone, is_bare_kms_key_id,
+    is_bucket_name, is_ec2_id, is_iam_name, is_instance_type, is_kms_key_id,
+    is_lambda_function_name, is_log_group_name, is_region, is_simple_name, is_table_name,
 };
 
 /// An ARN found in the message and what the sentence makes of it.
@@ -204,16 +204,8 @@ fn record_arn(found_arn: &FoundArn<'_>, found: &mut Found) {
             }
         }
         ("ec2", _) => {
-            for (prefix, key) in [
-                ("i", keys::INSTANCE),
-                ("vpc", keys::VPC),
-                ("subnet", keys::SUBNET),
-                ("sg", keys::SECURITY_GROUP),
-                ("ami", keys::AMI),
-            ] {
-                if is_ec2_id(id, prefix) {
-                    found.put(key, part_rank, id);
-                }
+            if let Some(key) = ec2_id_key(id) {
+                found.put(key, part_rank, id);
             }
         }
         _ => {}
@@ -295,15 +287,7 @@ fn scan_tokens(text: &str, found: &mut Found) {
             continue;
         }
         if let Some((prefix, _)) = token.split_once('-') {
-            let key = match prefix {
-                "i" => Some(keys::INSTANCE),
-                "vpc" => Some(keys::VPC),
-                "subnet" => Some(keys::SUBNET),
-                "sg" => Some(keys::SECURITY_GROUP),
-                "ami" => Some(keys::AMI),
-                _ => None,
-            };
-            if let Some(key) = key {
+            if let Some(&(_, key)) = EC2_ID_KINDS.iter().find(|(known, _)| *known == prefix) {
                 if is_ec2_id(token, prefix) {
                     found.put(key, rank::MESSAGE_PHRASE, token);
                 }

@@ -2,6 +2,25 @@
 //! regexes: they run on every token of every message, and the workspace's
 //! regex build has no DFA engines.
 
+use super::found::keys;
+
+/// EC2-style id prefixes and the identifier key each one names.
+pub(crate) const EC2_ID_KINDS: [(&str, &str); 5] = [
+    ("i", keys::INSTANCE),
+    ("vpc", keys::VPC),
+    ("subnet", keys::SUBNET),
+    ("sg", keys::SECURITY_GROUP),
+    ("ami", keys::AMI),
+];
+
+/// The key of a well-formed EC2-style id (`i-…`, `vpc-…`, `subnet-…`, `sg-…`, `ami-…`).
+pub(crate) fn ec2_id_key(text: &str) -> Option<&'static str> {
+    EC2_ID_KINDS
+        .iter()
+        .find(|(prefix, _)| is_ec2_id(text, prefix))
+        .map(|&(_, key)| key)
+}
+
 const REGION_AREAS: &[&str] = &["us", "eu", "ap", "sa", "ca", "me", "af", "il", "mx", "cn"];
 const REGION_QUALIFIERS: &[&str] = &["gov", "iso", "isob", "isoe", "isof"];
 const REGION_DIRECTIONS: &[&str] = &[
