@@ -304,6 +304,7 @@ export async function setBackendUrl(context, extensionId, backendUrl) {
   try {
     const optionsUrl = `chrome-extension://${extensionId}/options.html`;
     await page.goto(optionsUrl);
+    await page.waitForSelector('body[data-ready]');
     const input = page.getByLabel('Backend URL');
     await input.fill(backendUrl);
     await page.getByRole('button', { name: 'Save' }).click();
@@ -311,6 +312,7 @@ export async function setBackendUrl(context, extensionId, backendUrl) {
     const deadline = Date.now() + 5000;
     for (;;) {
       await page.reload();
+      await page.waitForSelector('body[data-ready]');
       const value = await page.getByLabel('Backend URL').inputValue();
       if (value === backendUrl) break;
       if (Date.now() > deadline) throw new Error(`options page shows "${value}" after saving "${backendUrl}"`);
@@ -366,6 +368,33 @@ export async function startStack({ backend = true, extension = true } = {}) {
   }
   stack.stop = stopAll;
   return stack;
+}
+
+/**
+ * Stops the extension's service worker through CDP (from an extension page,
+ * whose ServiceWorker domain sees the extension's worker) and waits until
+ * it is stopped, so the next message has to start it and instantiate the wasm.
+ */
+export async function serviceWorkerStopper(context, extensionId) {
+  const page = await context.newPage();
+  await page.goto(`chrome-extension://${extensionId}/options.html`);
+  const cdp = await context.newCDPSession(page);
+  const status = new Map();
+  const waiters = [];
+  cdp.on('ServiceWorker.workerVersionUpdated', ({ versions }) => {
+    for (const v of versions) if (v.scriptURL.startsWith(`chrome-extension://${extensionId}/`)) status.set(v.versionId, v.runningStatus);
+    for (const w of waiters.splice(0)) w();
+  });
+  await cdp.send('ServiceWorker.enable');
+  const changed = () => new Promise((resolve) => { waiters.push(resolve); setTimeout(resolve, 500); });
+  return async function stop() {
+    const deadline = Date.now() + 5000;
+    for (const [versionId, running] of status) if (running !== 'stopped') await cdp.send('ServiceWorker.stopWorker', { versionId });
+    while ([...status.values()].some((s) => s !== 'stopped')) {
+      if (Date.now() > deadline) throw new Error(`service worker did not stop: ${JSON.stringify([...status])}`);
+      await changed();
+    }
+  };
 }
 
 // ---------------------------------------------------------------- page helpers

@@ -21,6 +21,14 @@ export const PAGES = [
   { name: 'late-error', title: 'Delete bucket | S3 | us-west-2', hosts: S3_HOSTS, path: deletePath, variant: 'late' },
   { name: 'dismiss-error', title: 'Delete bucket | S3 | us-west-2', hosts: S3_HOSTS, path: deletePath, variant: 'dismiss' },
   { name: 'form-error', title: 'Delete bucket | S3 | us-west-2', hosts: S3_HOSTS, path: deletePath, variant: 'form' },
+  { name: 'stacked-errors', title: 'Delete bucket | S3 | us-west-2', hosts: S3_HOSTS, path: deletePath, variant: 'stacked' },
+  { name: 'modal-error', title: `${BUCKET} - S3 bucket | S3 | us-west-2`, hosts: S3_HOSTS, path: bucketPath, variant: 'modal' },
+  { name: 'field-error', title: 'Create bucket | S3 | us-west-2', hosts: S3_HOSTS, path: '/s3/bucket/create', variant: null },
+  { name: 'legacy-error', title: 'Delete bucket | S3 | us-west-2', hosts: S3_HOSTS, path: deletePath, variant: 'legacy' },
+  { name: 'iframe-error', title: 'Delete bucket | S3 | us-west-2', hosts: S3_HOSTS, path: deletePath, variant: 'iframe' },
+  { name: 'frame-content', title: 'Delete bucket | S3 | us-west-2', hosts: S3_HOSTS, path: deletePath, variant: 'frame' },
+  { name: 'changing-error', title: 'Delete bucket | S3 | us-west-2', hosts: S3_HOSTS, path: deletePath, variant: 'changing' },
+  { name: 'hash-nav', title: 'Instances | EC2 | us-west-2', hosts: [`${REGION}.console.aws.amazon.com`], path: '/ec2/home', variant: null },
 ];
 
 /** The console URL a test should open for a page (the first host is canonical). */

@@ -6,6 +6,7 @@ const form = document.getElementById('settings');
 const status = document.getElementById('status');
 const urlInput = document.getElementById('backend-url');
 const patternsInput = document.getElementById('redaction-patterns');
+const tokenInput = document.getElementById('access-token');
 
 function say(message, isError = false) {
   status.textContent = message;
@@ -23,9 +24,15 @@ async function permit(backendUrl) {
   if (!granted) throw new Error(`Permission to contact ${origin} was not granted.`);
 }
 
-api.storage.sync.get(['backendUrl', 'redactionPatterns']).then((stored) => {
+// The form is filled before it can be used: a Save before the stored values
+// arrive would otherwise write the defaults over them.
+form.inert = true;
+api.storage.sync.get(['backendUrl', 'redactionPatterns', 'accessToken']).then((stored) => {
   urlInput.value = stored.backendUrl ?? DEFAULT_BACKEND_URL;
   patternsInput.value = (stored.redactionPatterns ?? []).join('\n');
+  tokenInput.value = stored.accessToken ?? '';
+  form.inert = false;
+  document.body.dataset.ready = 'true';
 });
 
 form.addEventListener('submit', async (event) => {
@@ -33,7 +40,7 @@ form.addEventListener('submit', async (event) => {
   try {
     const backendUrl = urlInput.value.trim();
     await permit(backendUrl);
-    await api.storage.sync.set({ backendUrl, redactionPatterns: patterns() });
+    await api.storage.sync.set({ backendUrl, redactionPatterns: patterns(), accessToken: tokenInput.value.trim() || null });
     say('Saved.');
   } catch (error) {
     say(String(error.message ?? error), true);

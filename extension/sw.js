@@ -7,9 +7,9 @@ const api = globalThis.browser ?? globalThis.chrome;
 const core = init({ module_or_path: new URL('./pkg/consoledx_wasm_bg.wasm', import.meta.url) }).then(() => new Core());
 
 async function settings() {
-  const stored = await api.storage.sync.get(['backendUrl', 'redactionPatterns']);
-  const local = await api.storage.local.get(['accessToken']);
-  return { ...stored, ...local };
+  const stored = await api.storage.sync.get(['backendUrl', 'redactionPatterns', 'accessToken']);
+  // A cleared token is stored as null; the core wants it absent.
+  return Object.fromEntries(Object.entries(stored).filter(([, value]) => value != null));
 }
 
 api.runtime.onMessage.addListener((message, _sender, sendResponse) => {

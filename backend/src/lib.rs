@@ -2,6 +2,8 @@
 //! SQLite store and the AWS reads behind "Help me resolve".
 
 pub mod aws;
+pub mod eval;
+pub mod feedback;
 pub mod model;
 pub mod store;
 
@@ -29,7 +31,11 @@ pub use store::{DiagnosisRecord, Store, StoreError};
 /// Requests larger than this are refused with 413.
 pub const BODY_LIMIT: usize = 256 * 1024;
 /// A feedback comment is a sentence or two, not a document.
-pub const COMMENT_LIMIT: usize = 4000;
+pub const COMMENT_LIMIT: usize = 2000;
+/// Longest `client_version` accepted (a version string, not a message).
+pub const CLIENT_VERSION_LIMIT: usize = 64;
+/// Longest diagnosis id looked up; ids the backend hands out are 36 characters.
+const DIAGNOSIS_ID_LIMIT: usize = 100;
 
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -196,6 +202,8 @@ pub fn app(state: AppState) -> Router {
         .route("/v1/analyze", post(post_analyze))
         .route("/v1/resolve", post(post_resolve))
         .route("/v1/feedback", post(post_feedback))
+        .route("/v1/feedback/summary", get(feedback::get_summary))
+        .route("/ui/feedback", get(feedback::get_page))
         .route("/v1/diagnoses/{id}", get(get_diagnosis))
         .fallback(fallback_route)
         .method_not_allowed_fallback(fallback_method)
@@ -274,22 +282,22 @@ async fn post_analyze(
     Ok(Json(analysis))
 }
 
-/// Plans the reads, executes them (two rounds at most) under the deadline and resolves.
+/// Plans the reads, executes those the signed-in principal may make (in
+/// rounds, under the deadline) and resolves.
 pub async fn resolve_context(state: &AppState, context: &ErrorContext) -> Resolution {
+    resolve_context_with(state, context, Facts::default()).await
+}
+
+/// As [`resolve_context`], starting from facts given as input (e.g. SCPs of
+/// an organization the endpoint cannot hold); their reads are not sent.
+pub async fn resolve_context_with(
+    state: &AppState,
+    context: &ErrorContext,
+    given: Facts,
+) -> Resolution {
     let kb = &state.inner.kb;
-    let reader = &state.inner.aws;
     let analysis = kb.analyze(context);
-    let deadline_at = tokio::time::Instant::now() + reader.deadline();
-    let region = context.identifiers.get("aws_region").map(String::as_str);
-    let mut facts = Facts::default();
-    let reads = consoledx_resolve::plan(context, &analysis);
-    reader
-        .read_into(&reads, region, deadline_at, &mut facts)
-        .await;
-    let more = consoledx_resolve::followup(context, &analysis, &facts);
-    reader
-        .read_into(&more, region, deadline_at, &mut facts)
-        .await;
+    let facts = state.inner.aws.gather(context, &analysis, given).await;
     consoledx_resolve::resolve(context, &analysis, &facts, kb)
 }
 
@@ -306,33 +314,63 @@ async fn post_resolve(
     Ok(Json(resolution))
 }
 
+/// A blank optional text is an absent one.
+fn non_blank(text: Option<String>) -> Option<String> {
+    text.map(|t| t.trim().to_string()).filter(|t| !t.is_empty())
+}
+
+/// Checks a vote and turns it into what the store keeps; nothing is stored unless all of it is valid.
+fn checked_feedback(request: FeedbackRequest) -> Result<store::NewFeedback, ApiError> {
+    let id_length = request.diagnosis_id.chars().count();
+    if id_length == 0 || id_length > DIAGNOSIS_ID_LIMIT {
+        return Err(ApiError::BadRequest(format!(
+            "diagnosis_id must be 1 to {DIAGNOSIS_ID_LIMIT} characters (it has {id_length})"
+        )));
+    }
+    let comment = non_blank(request.comment);
+    if let Some(comment) = &comment {
+        let length = comment.chars().count();
+        if length > COMMENT_LIMIT {
+            return Err(ApiError::BadRequest(format!(
+                "comment is longer than {COMMENT_LIMIT} characters (it has {length})"
+            )));
+        }
+        if comment
+            .chars()
+            .any(|c| c.is_control() && !matches!(c, '\t' | '\n' | '\r'))
+        {
+            return Err(ApiError::BadRequest(
+                "comment contains control characters: send plain text".to_string(),
+            ));
+        }
+    }
+    let client_version = non_blank(request.client_version);
+    if let Some(version) = &client_version
+        && (version.len() > CLIENT_VERSION_LIMIT
+            || !version.bytes().all(|b| b.is_ascii_graphic() || b == b' '))
+    {
+        return Err(ApiError::BadRequest(format!(
+            "client_version must be at most {CLIENT_VERSION_LIMIT} printable ASCII characters"
+        )));
+    }
+    Ok(store::NewFeedback {
+        diagnosis_id: request.diagnosis_id,
+        verdict: request.verdict.as_str().to_string(),
+        comment,
+        client_version,
+    })
+}
+
 async fn post_feedback(
     State(state): State<AppState>,
     payload: Result<Json<FeedbackRequest>, JsonRejection>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let Json(request) = payload?;
-    if request
-        .comment
-        .as_ref()
-        .is_some_and(|c| c.chars().count() > COMMENT_LIMIT)
-    {
-        return Err(ApiError::BadRequest(format!(
-            "comment is longer than {COMMENT_LIMIT} characters"
-        )));
-    }
-    let stored = state
-        .inner
-        .store
-        .set_feedback(
-            &request.diagnosis_id,
-            request.verdict.as_str(),
-            request.comment.as_deref(),
-        )
-        .await?;
-    if !stored {
+    let feedback = checked_feedback(request)?;
+    let diagnosis_id = feedback.diagnosis_id.clone();
+    if !state.inner.store.set_feedback(feedback).await? {
         return Err(ApiError::NotFound(format!(
-            "no diagnosis with id {}",
-            request.diagnosis_id
+            "no diagnosis with id {diagnosis_id}"
         )));
     }
     Ok(Json(serde_json::json!({"stored": true})))

@@ -39,6 +39,10 @@ enum Command {
         /// Time budget of each single read.
         #[arg(long, default_value_t = 2000)]
         read_timeout_ms: u64,
+        /// Read the account as this (read-only) role, assumed with STS AssumeRole
+        /// using the standard credential chain; reads still never exceed the signed-in user's permissions.
+        #[arg(long, env = "CONSOLEDX_ASSUME_ROLE_ARN")]
+        assume_role_arn: Option<String>,
         /// OpenAI-compatible base URL of a model that phrases errors no rule matched
         /// (e.g. http://127.0.0.1:11434/v1); off when absent.
         #[arg(long)]
@@ -74,6 +78,77 @@ enum Command {
         #[arg(long, value_enum, default_value_t = Format::Json)]
         format: Format,
     },
+    /// Replay validation records against a moto endpoint through the backend API and score the answers.
+    #[command(args_conflicts_with_subcommands = true)]
+    Eval {
+        #[command(subcommand)]
+        command: Option<EvalCommand>,
+        /// Folder of records (`<service>/<id>.toml`), e.g. eval/records.
+        dir: Option<PathBuf>,
+        /// Parallel workers, each with its own moto server.
+        #[arg(long, default_value_t = 1)]
+        workers: usize,
+        /// Where results.json and report.html are written.
+        #[arg(long, default_value = "eval/out")]
+        out: PathBuf,
+        /// Summary JSON to compare with: exit 1 naming each metric that dropped.
+        #[arg(long)]
+        baseline: Option<PathBuf>,
+        /// moto_server program started once per worker (default .venv/bin/moto_server).
+        #[arg(long, conflicts_with = "endpoint")]
+        moto_server: Option<PathBuf>,
+        /// A running moto endpoint instead (one worker only).
+        #[arg(long)]
+        endpoint: Option<String>,
+        /// Only the records marked `fast = true` (the CI gate's subset).
+        #[arg(long)]
+        fast: bool,
+    },
+    /// Work with the votes users gave the diagnoses.
+    Feedback {
+        #[command(subcommand)]
+        command: FeedbackCommand,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum FeedbackCommand {
+    /// Write every vote (diagnosis, rule, verdict, comment, versions, times) as CSV or JSON.
+    Export {
+        #[arg(long, value_enum)]
+        format: ExportFormat,
+        /// The directory `consoledx serve` stores its data in.
+        #[arg(long, env = "CONSOLEDX_DATA_DIR", default_value = "./data")]
+        data_dir: PathBuf,
+        /// Write here instead of standard output.
+        #[arg(long)]
+        output: Option<PathBuf>,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum EvalCommand {
+    /// Scaffold a record from a real error, its identifiers templated, ground truth marked for review.
+    New {
+        #[arg(long)]
+        url: String,
+        #[arg(long)]
+        message: String,
+        /// The signed-in role as the console shows it (`ROLE/SESSION`).
+        #[arg(long, default_value = "ReadOnly/alice")]
+        role: String,
+        #[arg(long, default_value = "123456789012")]
+        account: String,
+        /// Records folder; the record goes to OUT/<service>/.
+        #[arg(long, default_value = "eval/records")]
+        out: PathBuf,
+    },
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug)]
+enum ExportFormat {
+    Csv,
+    Json,
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug)]
@@ -88,6 +163,9 @@ enum Failure {
     BadInput(String),
     #[error("{0}")]
     Internal(String),
+    /// Metrics dropped below the baseline (exit 1, not an internal error).
+    #[error("{0}")]
+    Regressed(String),
 }
 
 fn main() -> ExitCode {
@@ -100,9 +178,17 @@ fn main() -> ExitCode {
                     let _ = err.print();
                     return ExitCode::SUCCESS;
                 }
+                ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+                    if std::env::args().nth(1).as_deref() == Some("feedback") =>
+                {
+                    eprintln!(
+                        "consoledx: missing feedback command: export (see consoledx feedback --help)"
+                    );
+                    return ExitCode::from(2);
+                }
                 ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
                     eprintln!(
-                        "consoledx: missing command: serve, analyze or explain-access (see consoledx --help)"
+                        "consoledx: missing command: serve, analyze, explain-access or feedback (see consoledx --help)"
                     );
                     return ExitCode::from(2);
                 }
@@ -127,19 +213,21 @@ fn main() -> ExitCode {
             aws_endpoint_url,
             resolve_deadline_ms,
             read_timeout_ms,
+            assume_role_arn,
             model_url,
             model_name,
             model_api_key_env,
             model_timeout_ms,
-        } => model_settings(model_url, model_name, model_api_key_env, model_timeout_ms).and_then(
-            |model| {
+        } => model_settings(model_url, model_name, model_api_key_env, model_timeout_ms)
+            .and_then(|model| Ok((model, read_credentials(assume_role_arn)?)))
+            .and_then(|(model, credentials)| {
                 serve(
                     addr,
                     Config {
                         data_dir,
                         aws: AwsSettings {
                             endpoint_url: aws_endpoint_url.filter(|url| !url.is_empty()),
-                            credentials: Credentials::DefaultChain,
+                            credentials,
                             region: None,
                             read_timeout: Duration::from_millis(read_timeout_ms),
                             deadline: Duration::from_millis(resolve_deadline_ms),
@@ -147,8 +235,7 @@ fn main() -> ExitCode {
                         model,
                     },
                 )
-            },
-        ),
+            }),
         Command::Analyze {
             url,
             message,
@@ -159,6 +246,35 @@ fn main() -> ExitCode {
             input,
             format: Format::Json,
         } => explain_access(&input),
+        Command::Feedback {
+            command:
+                FeedbackCommand::Export {
+                    format,
+                    data_dir,
+                    output,
+                },
+        } => export_feedback(format, &data_dir, output.as_deref()),
+        Command::Eval {
+            command:
+                Some(EvalCommand::New {
+                    url,
+                    message,
+                    role,
+                    account,
+                    out,
+                }),
+            ..
+        } => eval_new(&url, &message, &role, &account, &out),
+        Command::Eval {
+            command: None,
+            dir,
+            workers,
+            out,
+            baseline,
+            moto_server,
+            endpoint,
+            fast,
+        } => eval(dir, workers, out, baseline, moto_server, endpoint, fast),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -168,6 +284,10 @@ fn main() -> ExitCode {
         }
         Err(Failure::Internal(reason)) => {
             eprintln!("consoledx: internal error: {reason}");
+            ExitCode::from(1)
+        }
+        Err(Failure::Regressed(reason)) => {
+            eprintln!("consoledx: {reason}");
             ExitCode::from(1)
         }
     }
@@ -211,6 +331,155 @@ fn explain_access(input: &std::path::Path) -> Result<(), Failure> {
     let explanation = consoledx_policy::evaluate(&query)
         .map_err(|err| Failure::BadInput(format!("{}: {err}", input.display())))?;
     print_json(&explanation)
+}
+
+fn export_feedback(
+    format: ExportFormat,
+    data_dir: &std::path::Path,
+    output: Option<&std::path::Path>,
+) -> Result<(), Failure> {
+    let rows = consoledx::store::export_feedback(data_dir).map_err(|err| {
+        if err.is_bad_location() {
+            Failure::BadInput(format!("--data-dir {}: {err}", data_dir.display()))
+        } else {
+            Failure::Internal(err.to_string())
+        }
+    })?;
+    let bytes = match format {
+        ExportFormat::Json => {
+            let mut text = serde_json::to_string_pretty(&rows)
+                .map_err(|e| Failure::Internal(e.to_string()))?;
+            text.push('\n');
+            text.into_bytes()
+        }
+        ExportFormat::Csv => {
+            // Headers come from the row's fields; written even when there are no rows.
+            let mut writer = csv::WriterBuilder::new()
+                .has_headers(false)
+                .from_writer(Vec::new());
+            let internal = |e: csv::Error| Failure::Internal(format!("writing CSV: {e}"));
+            writer
+                .write_record(consoledx::store::FEEDBACK_COLUMNS)
+                .map_err(internal)?;
+            for row in &rows {
+                writer.serialize(row).map_err(internal)?;
+            }
+            writer
+                .into_inner()
+                .map_err(|e| Failure::Internal(format!("writing CSV: {e}")))?
+        }
+    };
+    match output {
+        Some(path) => std::fs::write(path, &bytes)
+            .map_err(|err| Failure::BadInput(format!("cannot write {}: {err}", path.display()))),
+        None => std::io::stdout()
+            .lock()
+            .write_all(&bytes)
+            .map_err(|e| Failure::Internal(format!("cannot write output: {e}"))),
+    }
+}
+
+fn eval_failure(err: consoledx::eval::EvalError) -> Failure {
+    use consoledx::eval::EvalError;
+    match err {
+        EvalError::Record(err) => Failure::BadInput(err.to_string()),
+        EvalError::BadInput(reason) => Failure::BadInput(reason),
+        EvalError::Internal(reason) => Failure::Internal(reason),
+    }
+}
+
+fn eval(
+    dir: Option<PathBuf>,
+    workers: usize,
+    out: PathBuf,
+    baseline: Option<PathBuf>,
+    moto_server: Option<PathBuf>,
+    endpoint: Option<String>,
+    fast: bool,
+) -> Result<(), Failure> {
+    use consoledx::eval::{Endpoint, Options, evaluate};
+    let dir = dir.ok_or_else(|| {
+        Failure::BadInput("eval needs a records folder (e.g. eval/records) or `new`".to_string())
+    })?;
+    let endpoint = match endpoint.filter(|e| !e.is_empty()) {
+        Some(url) => Endpoint::Url(url),
+        None => Endpoint::MotoServer(
+            moto_server.unwrap_or_else(|| PathBuf::from(".venv/bin/moto_server")),
+        ),
+    };
+    let options = Options {
+        dir,
+        workers,
+        out: Some(out.clone()),
+        baseline,
+        endpoint,
+        fast_only: fast,
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Failure::Internal(format!("cannot start runtime: {e}")))?;
+    let outcome = runtime.block_on(evaluate(&options)).map_err(eval_failure)?;
+    let summary = &outcome.results.summary;
+    print_json(&serde_json::json!({
+        "summary": summary,
+        "workers": outcome.results.workers,
+        "wall_seconds": outcome.results.wall_seconds,
+        "report": out.join("report.html"),
+    }))?;
+    if !outcome.regressions.is_empty() {
+        return Err(Failure::Regressed(format!(
+            "metrics dropped below the baseline: {}",
+            outcome.regressions.join("; ")
+        )));
+    }
+    Ok(())
+}
+
+fn eval_new(
+    url: &str,
+    message: &str,
+    role: &str,
+    account: &str,
+    out: &std::path::Path,
+) -> Result<(), Failure> {
+    let parsed = url::Url::parse(url)
+        .map_err(|err| Failure::BadInput(format!("bad --url {url:?}: {err}")))?;
+    if parsed.scheme() != "https" {
+        return Err(Failure::BadInput(format!(
+            "bad --url {url:?}: expected an https:// console URL"
+        )));
+    }
+    let path = consoledx::eval::scaffold(url, message, role, account, out).map_err(eval_failure)?;
+    println!("{}", path.display());
+    Ok(())
+}
+
+/// The backend's read credentials: the standard chain, or a role assumed with it.
+fn read_credentials(assume_role_arn: Option<String>) -> Result<Credentials, Failure> {
+    let Some(role_arn) = assume_role_arn.filter(|arn| !arn.is_empty()) else {
+        return Ok(Credentials::DefaultChain);
+    };
+    let parts: Vec<&str> = role_arn.splitn(6, ':').collect();
+    let well_formed = parts.len() == 6
+        && parts[0] == "arn"
+        && matches!(parts[1], "aws" | "aws-cn" | "aws-us-gov")
+        && parts[2] == "iam"
+        && parts[3].is_empty()
+        && parts[4].len() == 12
+        && parts[4].bytes().all(|b| b.is_ascii_digit())
+        && parts[5].starts_with("role/")
+        && parts[5].len() > "role/".len();
+    if !well_formed {
+        return Err(Failure::BadInput(format!(
+            "--assume-role-arn {role_arn}: expected a role ARN like arn:aws:iam::123456789012:role/consoledx-read"
+        )));
+    }
+    Ok(Credentials::AssumeRole {
+        role_arn,
+        session_name: "consoledx".to_string(),
+        source: Box::new(Credentials::DefaultChain),
+    })
 }
 
 /// The model flags, checked: a URL needs a name, a named key variable must be set.

@@ -40,22 +40,34 @@ struct Case {
     /// Header name -> expected value, or null for "absent".
     #[serde(default)]
     expect_headers: BTreeMap<String, Option<String>>,
+    /// Name -> JSON pointer into this reply; later cases' paths and bodies say `{{name}}` for the value.
+    #[serde(default)]
+    capture: BTreeMap<String, String>,
 }
 
-fn request(case: &Case) -> Request<Body> {
+/// `text` with every `{{name}}` replaced by its captured value.
+fn fill(text: &str, captured: &BTreeMap<String, String>) -> String {
+    captured
+        .iter()
+        .fold(text.to_string(), |text, (name, value)| {
+            text.replace(&format!("{{{{{name}}}}}"), value)
+        })
+}
+
+fn request(case: &Case, captured: &BTreeMap<String, String>) -> Request<Body> {
     let body = if let Some(size) = case.body_size {
         let padding = "x".repeat(size.saturating_sub(r#"{"context": ""}"#.len()));
         format!("{{\"context\": \"{padding}\"}}")
     } else if let Some(raw) = &case.body_raw {
         raw.clone()
     } else if let Some(body) = &case.body {
-        body.to_string()
+        fill(&body.to_string(), captured)
     } else {
         String::new()
     };
     let mut builder = Request::builder()
         .method(case.method.as_str())
-        .uri(&case.path);
+        .uri(fill(&case.path, captured));
     if case.body.is_some() || case.body_raw.is_some() || case.body_size.is_some() {
         let content_type = case.content_type.as_deref().unwrap_or("application/json");
         builder = builder.header("content-type", content_type);
@@ -138,10 +150,19 @@ async fn api_cases() {
     let cases: Vec<Case> = serde_json::from_str(&text).expect("cases parse");
     assert!(cases.len() >= 15);
     let mut report = Vec::new();
+    let mut captured = BTreeMap::new();
     for case in &cases {
-        let reply = send(&app, request(case)).await;
+        let reply = send(&app, request(case, &captured)).await;
         for failure in check(case, &reply) {
             report.push(format!("{}: {failure}", case.name));
+        }
+        for (name, pointer) in &case.capture {
+            match reply.json.pointer(pointer).and_then(Value::as_str) {
+                Some(value) => {
+                    captured.insert(name.clone(), value.to_string());
+                }
+                None => report.push(format!("{}: nothing to capture at {pointer}", case.name)),
+            }
         }
     }
     assert!(

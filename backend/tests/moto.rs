@@ -181,6 +181,43 @@ impl Seeder {
             .send()
             .await
             .expect("attach policy");
+        // consoledx reads only what the signed-in role may read itself: the bucket policy,
+        // and the organization's SCPs when the role's own policies allow the request.
+        let reads = json!({"Version": "2012-10-17", "Statement": [
+            {"Effect": "Allow", "Action": "s3:GetBucketPolicy", "Resource": format!("arn:aws:s3:::{BUCKET}")},
+            {"Effect": "Allow", "Action": ["organizations:DescribeOrganization", "organizations:ListParents", "organizations:ListPoliciesForTarget", "organizations:DescribePolicy"], "Resource": "*"}]});
+        self.iam
+            .put_role_policy()
+            .role_name("ReadOnly")
+            .policy_name("ConsoledxReads")
+            .policy_document(reads.to_string())
+            .send()
+            .await
+            .expect("put read policy");
+    }
+
+    /// Role Admin (seed example 1's signed-in role) may do anything.
+    async fn admin_role(&self) {
+        let trust = json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
+            "Principal": {"AWS": format!("arn:aws:iam::{ACCOUNT}:root")}, "Action": "sts:AssumeRole"}]});
+        self.iam
+            .create_role()
+            .role_name("Admin")
+            .assume_role_policy_document(trust.to_string())
+            .send()
+            .await
+            .expect("create role");
+        self.iam
+            .put_role_policy()
+            .role_name("Admin")
+            .policy_name("Everything")
+            .policy_document(
+                json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]})
+                    .to_string(),
+            )
+            .send()
+            .await
+            .expect("put admin policy");
     }
 
     async fn deny_listing_in_bucket_policy(&self) {
@@ -351,7 +388,7 @@ async fn seed_scenarios_against_moto() {
         ],
         never: &["bucket-policy"],
         evidence: &[
-            "Role ReadOnly has 1 attached policy (arn:aws:iam::123456789012:policy/S3Read) and 0 inline policies; none allows s3:ListBucket on arn:aws:s3:::my-bucket-123456",
+            "Role ReadOnly has 1 attached policy (arn:aws:iam::123456789012:policy/S3Read) and 1 inline policy (ConsoledxReads); none allows s3:ListBucket on arn:aws:s3:::my-bucket-123456",
             "Bucket my-bucket-123456 has no bucket policy",
         ],
     }));
@@ -378,7 +415,10 @@ async fn seed_scenarios_against_moto() {
                     ..Default::default()
                 }],
                 never: &["put-role-policy"],
-                evidence: &["consoledx-fix allows s3:ListBucket"],
+                evidence: &[
+                    "consoledx-fix allows s3:ListBucket",
+                    "No service control policy applies: the account is in no organization",
+                ],
             },
         ));
     }
@@ -418,6 +458,7 @@ async fn seed_scenarios_against_moto() {
     // (c) Seed example 1: a versioned bucket with objects cannot be deleted.
     reset(&moto).await;
     seeder.bucket().await;
+    seeder.admin_role().await;
     seeder.versioned_objects().await;
     let delete_error = seeder
         .s3

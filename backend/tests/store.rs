@@ -1,10 +1,16 @@
 //! The store commits diagnoses behind the answer: every returned id must be
-//! readable and accept feedback at once, and must survive a restart.
+//! readable and accept feedback at once, and must survive a restart. Files from
+//! older versions keep working; files it cannot use are refused untouched; the
+//! feedback page shows untrusted text escaped.
 
 mod common;
 
 use common::{get, offline_state, post_json, send};
 use consoledx::app;
+use consoledx::store::{
+    DATABASE_FILE, NewDiagnosis, NewFeedback, SCHEMA_VERSION, Store, StoreError, export_feedback,
+};
+use serde::Deserialize;
 use serde_json::{Value, json};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -50,4 +56,375 @@ async fn returned_ids_are_stored_and_survive_a_restart() {
         "{}",
         reply.json
     );
+}
+
+/// What the store keeps of a file it was pointed at, byte for byte.
+fn file_bytes(dir: &std::path::Path) -> Vec<u8> {
+    std::fs::read(dir.join(DATABASE_FILE)).expect("store file readable")
+}
+
+fn user_version(dir: &std::path::Path) -> i64 {
+    let db = rusqlite::Connection::open(dir.join(DATABASE_FILE)).expect("db opens");
+    db.pragma_query_value(None, "user_version", |row| row.get(0))
+        .expect("user_version")
+}
+
+/// A file written by the consoledx of schema version 1 (`tests/data/store/v1.sql`):
+/// its diagnoses and votes stay readable, votes gain their rule, and new votes are stored.
+#[tokio::test]
+async fn a_store_from_schema_version_1_keeps_working() {
+    const VOTED: &str = "11111111-1111-4111-8111-111111111111";
+    const NOT_VOTED: &str = "22222222-2222-4222-8222-222222222222";
+    let dir = tempfile::tempdir().expect("tempdir");
+    {
+        let db = rusqlite::Connection::open(dir.path().join(DATABASE_FILE)).expect("db");
+        let sql = std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/data/store/v1.sql"
+        ))
+        .expect("fixture");
+        db.execute_batch(&sql).expect("v1 file written");
+    }
+    assert_eq!(user_version(dir.path()), 0, "v1 files predate user_version");
+
+    let router = app(offline_state(dir.path()).await);
+    let old = send(&router, get(&format!("/v1/diagnoses/{VOTED}"))).await;
+    assert_eq!(
+        old.json,
+        json!({"id": VOTED, "rule": "s3.bucket_not_empty", "verdict": "not_helpful",
+               "comment": "said \"empty it\", but versioning was on, too"})
+    );
+    let vote = json!({"diagnosis_id": NOT_VOTED, "verdict": "helpful", "comment": "ok", "client_version": "0.5.0"});
+    let reply = send(&router, post_json("/v1/feedback", &vote)).await;
+    assert_eq!(reply.status, 200, "{}", reply.json);
+    let summary = send(&router, get("/v1/feedback/summary")).await;
+    assert!(
+        common::contains_json(
+            &summary.json,
+            &json!({"votes": 2, "helpful": 1, "rules": [
+                {"rule": "s3.bucket_not_empty", "votes": 1, "helpful": 0},
+                {"rule": null, "votes": 1, "helpful": 1}]})
+        ),
+        "{}",
+        summary.json
+    );
+    drop(router);
+
+    assert_eq!(user_version(dir.path()), SCHEMA_VERSION);
+    let db = rusqlite::Connection::open(dir.path().join(DATABASE_FILE)).expect("db");
+    let table_version: i64 = db
+        .query_row("SELECT MAX(version) FROM schema_version", [], |r| r.get(0))
+        .expect("schema_version table kept");
+    assert_eq!(
+        table_version, SCHEMA_VERSION,
+        "binaries from before user_version must see a newer file and refuse it"
+    );
+    let rows = export_feedback(dir.path()).expect("export");
+    assert_eq!(rows.len(), 2, "{rows:?}");
+    let migrated = rows
+        .iter()
+        .find(|r| r.diagnosis_id == VOTED)
+        .expect("old vote");
+    assert_eq!(migrated.rule.as_deref(), Some("s3.bucket_not_empty"));
+    assert_eq!(migrated.backend_version, None);
+    assert_eq!(migrated.client_version, None);
+    assert_eq!(
+        (migrated.created_at.as_str(), migrated.updated_at.as_str()),
+        ("2026-10-01T08:05:00Z", "2026-10-01T08:05:00Z")
+    );
+    let new = rows
+        .iter()
+        .find(|r| r.diagnosis_id == NOT_VOTED)
+        .expect("new vote");
+    assert_eq!(new.rule, None);
+    assert_eq!(new.client_version.as_deref(), Some("0.5.0"));
+    assert_eq!(
+        new.backend_version.as_deref(),
+        Some(env!("CARGO_PKG_VERSION"))
+    );
+    // Opening an up-to-date file again changes nothing.
+    let before = file_bytes(dir.path());
+    drop(db);
+    drop(Store::open(dir.path()).expect("reopens"));
+    assert_eq!(user_version(dir.path()), SCHEMA_VERSION);
+    assert_eq!(export_feedback(dir.path()).expect("export"), rows);
+    assert!(!before.is_empty());
+}
+
+/// Writes a file at the given path.
+type WriteFile = fn(&std::path::Path);
+
+/// Files this consoledx cannot use: each is refused with its reason, and left exactly as it was.
+#[test]
+fn files_it_cannot_use_are_refused_and_left_untouched() {
+    let cases: [(&str, WriteFile, &str); 4] = [
+        (
+            "a newer schema (user_version)",
+            |path| {
+                let db = rusqlite::Connection::open(path).expect("db");
+                db.execute_batch("CREATE TABLE later (x); PRAGMA user_version = 99;")
+                    .expect("written");
+            },
+            "schema version 99 is newer",
+        ),
+        (
+            "a newer schema from before user_version",
+            |path| {
+                let db = rusqlite::Connection::open(path).expect("db");
+                db.execute_batch(
+                    "CREATE TABLE schema_version (version INTEGER NOT NULL);
+                     INSERT INTO schema_version VALUES (7);",
+                )
+                .expect("written");
+            },
+            "schema version 7 is newer",
+        ),
+        (
+            "not a database",
+            |path| std::fs::write(path, b"id,verdict\nx,helpful\n".repeat(200)).expect("written"),
+            "not a database",
+        ),
+        (
+            "a truncated database",
+            |path| {
+                let mut header = b"SQLite format 3\0".to_vec();
+                header.extend(std::iter::repeat_n(0xA5u8, 600));
+                std::fs::write(path, header).expect("written");
+            },
+            "database",
+        ),
+    ];
+    for (name, write, reason) in cases {
+        let dir = tempfile::tempdir().expect("tempdir");
+        write(&dir.path().join(DATABASE_FILE));
+        let before = file_bytes(dir.path());
+        let opened = Store::open(dir.path()).map(drop);
+        let exported = export_feedback(dir.path()).map(drop);
+        for (what, result) in [("open", opened), ("export", exported)] {
+            match result {
+                Err(err) => {
+                    assert!(
+                        err.to_string().contains(reason),
+                        "{name}: {what}: {err} lacks {reason:?}"
+                    );
+                    assert!(err.is_bad_location(), "{name}: {what}: {err}");
+                }
+                Ok(()) => panic!("{name}: {what} accepted the file"),
+            }
+        }
+        assert_eq!(file_bytes(dir.path()), before, "{name}: file changed");
+    }
+}
+
+/// The export reads an existing store only: it never creates one where it was pointed.
+#[test]
+fn export_needs_an_existing_consoledx_store() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let missing = export_feedback(&dir.path().join("nowhere")).expect_err("missing dir");
+    assert!(matches!(missing, StoreError::Missing { .. }), "{missing}");
+    assert!(!dir.path().join("nowhere").exists());
+    std::fs::write(dir.path().join(DATABASE_FILE), b"").expect("empty file");
+    let empty = export_feedback(dir.path()).expect_err("empty file");
+    assert!(matches!(empty, StoreError::NotAStore { .. }), "{empty}");
+    assert!(file_bytes(dir.path()).is_empty(), "tables were created");
+}
+
+fn diagnosis(id: &str, rule: Option<&str>) -> NewDiagnosis {
+    NewDiagnosis {
+        id: id.to_string(),
+        rule: rule.map(str::to_string),
+        error_code: None,
+        service: None,
+        region: None,
+        context_json: "{}".to_string(),
+    }
+}
+
+fn vote(id: &str, verdict: &str, comment: Option<&str>, version: Option<&str>) -> NewFeedback {
+    NewFeedback {
+        diagnosis_id: id.to_string(),
+        verdict: verdict.to_string(),
+        comment: comment.map(str::to_string),
+        client_version: version.map(str::to_string),
+    }
+}
+
+/// One vote per diagnosis: a new one replaces the old, keeps the first vote's time, and the
+/// rule always comes from the stored diagnosis.
+#[tokio::test]
+async fn votes_are_replaced_and_keep_their_first_time() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = Store::open(dir.path()).expect("store");
+    store
+        .insert_diagnosis(diagnosis("d1", Some("iam.implicit_deny")))
+        .expect("queued");
+    assert!(
+        !store
+            .set_feedback(vote("unknown", "helpful", None, None))
+            .await
+            .expect("answered"),
+        "a vote on an unknown diagnosis is not stored"
+    );
+    let sequence = [
+        vote("d1", "helpful", None, Some("0.1.0")),
+        vote("d1", "not_helpful", Some("wrong policy"), Some("0.2.0")),
+        vote("d1", "helpful", Some("right after all"), None),
+    ];
+    let mut first_time = None;
+    for feedback in sequence {
+        assert!(store.set_feedback(feedback.clone()).await.expect("stored"));
+        let rows = export_feedback(dir.path()).expect("export");
+        assert_eq!(rows.len(), 1, "{rows:?}");
+        let row = &rows[0];
+        assert_eq!(row.rule.as_deref(), Some("iam.implicit_deny"));
+        assert_eq!(row.verdict, feedback.verdict);
+        assert_eq!(row.comment, feedback.comment);
+        assert_eq!(row.client_version, feedback.client_version);
+        assert!(row.updated_at >= row.created_at, "{row:?}");
+        let first = first_time.get_or_insert_with(|| row.created_at.clone());
+        assert_eq!(&row.created_at, first, "the first vote's time is kept");
+    }
+    let refused = store
+        .set_feedback(vote("d1", "meh", Some("bad verdict"), None))
+        .await;
+    assert!(refused.is_err(), "the table refuses unknown verdicts");
+    let rows = export_feedback(dir.path()).expect("export");
+    assert_eq!(rows[0].comment.as_deref(), Some("right after all"));
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Hostile {
+    text: String,
+    escaped: String,
+}
+
+/// Every tag the page may contain; anything else means client text was not escaped.
+const PAGE_TAGS: &[&str] = &[
+    "html",
+    "head",
+    "meta",
+    "title",
+    "style",
+    "body",
+    "main",
+    "h1",
+    "p",
+    "figure",
+    "figcaption",
+    "svg",
+    "g",
+    "text",
+    "rect",
+    "table",
+    "caption",
+    "thead",
+    "tbody",
+    "tr",
+    "th",
+    "td",
+    "code",
+    "ul",
+    "li",
+    "br",
+    "span",
+];
+
+/// Every way the page's markup goes beyond what it is meant to hold.
+fn markup_problems(page: &str) -> Vec<String> {
+    let mut problems = Vec::new();
+    let lower = page.to_ascii_lowercase();
+    for (start, _) in lower.match_indices('<') {
+        let rest = &lower[start + 1..];
+        let body = &rest[..rest.find('>').unwrap_or(rest.len())];
+        if body == "!doctype html" {
+            continue;
+        }
+        let name: String = body
+            .trim_start_matches('/')
+            .chars()
+            .take_while(char::is_ascii_alphanumeric)
+            .collect();
+        if !PAGE_TAGS.contains(&name.as_str()) {
+            problems.push(format!("unexpected tag <{body}>"));
+        }
+        for attribute in body.split_whitespace().skip(1) {
+            let key = attribute.split('=').next().unwrap_or_default();
+            if key.starts_with("on") || matches!(key, "src" | "href" | "xlink:href" | "style") {
+                problems.push(format!("unexpected attribute in <{body}>"));
+            }
+        }
+    }
+    problems
+}
+
+/// Rule ids, comments and client versions are untrusted: on the page each appears escaped,
+/// never as markup; the summary returns them exactly as stored.
+#[tokio::test]
+async fn the_feedback_page_escapes_hostile_rules_and_comments() {
+    let hostile: Vec<Hostile> = serde_json::from_str(
+        &std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/data/store/hostile.json"
+        ))
+        .expect("fixture"),
+    )
+    .expect("fixture parses");
+    assert!(hostile.len() >= 5);
+    let dir = tempfile::tempdir().expect("tempdir");
+    {
+        let store = Store::open(dir.path()).expect("store");
+        for (index, case) in hostile.iter().enumerate() {
+            let id = format!("hostile-{index}");
+            store
+                .insert_diagnosis(diagnosis(&id, Some(&case.text)))
+                .expect("queued");
+            // The store takes what it is given; the API is where versions are checked.
+            let stored = store
+                .set_feedback(vote(&id, "helpful", Some(&case.text), Some(&case.text)))
+                .await
+                .expect("stored");
+            assert!(stored);
+        }
+    }
+    let router = app(offline_state(dir.path()).await);
+    let reply = send(&router, get("/ui/feedback")).await;
+    assert_eq!(reply.status, 200);
+    let page = reply.json.as_str().expect("an HTML page, not JSON");
+    let mut problems = markup_problems(page);
+    for case in &hostile {
+        if page.contains(&case.text) {
+            problems.push(format!("raw {:?} on the page", case.text));
+        }
+        // Rule (table and chart tooltip), comment and version: three times at least.
+        let shown = page.matches(&case.escaped).count();
+        if shown < 3 {
+            problems.push(format!("{:?} escaped {shown} times, not 3", case.text));
+        }
+    }
+    assert!(problems.is_empty(), "{}\n\n{page}", problems.join("\n"));
+    assert!(
+        reply
+            .headers
+            .get("content-security-policy")
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|csp| csp.starts_with("default-src 'none'")),
+        "{:?}",
+        reply.headers
+    );
+
+    let summary = send(&router, get("/v1/feedback/summary")).await;
+    let summary: consoledx::feedback::FeedbackSummary =
+        serde_json::from_value(summary.json).expect("a summary");
+    let mut rules: Vec<&str> = summary
+        .rules
+        .iter()
+        .filter_map(|r| r.rule.as_deref())
+        .collect();
+    let mut expected: Vec<&str> = hostile.iter().map(|h| h.text.as_str()).collect();
+    rules.sort_unstable();
+    expected.sort_unstable();
+    assert_eq!(rules, expected, "rule ids come back exactly as stored");
+    assert!(summary.rules.iter().all(|r| r.latest_comments.len() == 1
+        && Some(r.latest_comments[0].comment.as_str()) == r.rule.as_deref()));
 }

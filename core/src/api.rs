@@ -95,14 +95,19 @@ pub struct Step {
     pub link: Option<String>,
 }
 
-/// `POST /v1/feedback`.
+/// `POST /v1/feedback`: one vote per diagnosis; a later vote replaces the earlier one.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FeedbackRequest {
     pub diagnosis_id: String,
     pub verdict: Verdict,
-    #[serde(default)]
+    /// Free text, stored and shown as text only; the backend limits its length.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub comment: Option<String>,
+    /// The extension's version. Optional so clients from before it still work,
+    /// and left out when absent so backends from before it still accept the body.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_version: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -8,13 +8,14 @@ mod arn;
 mod code;
 mod console_url;
 mod denied;
+mod fields;
 mod found;
 mod identity;
 mod message;
 mod phrases;
 mod shapes;
 
-pub use arn::Arn;
+pub use arn::{Arn, find_arns};
 pub use identity::{parse_identity, permission_set};
 
 use crate::context::{AccessDenied, ErrorContext, FormField, Identifiers, IdentityKind, Snapshot};
@@ -124,7 +125,7 @@ pub fn interpret(snapshot: &Snapshot, redactor: &Redactor) -> ErrorContext {
     };
     let message = redact(&join_banner(&snapshot.header, &snapshot.content));
     let url = redact(&snapshot.url);
-    let fields = snapshot
+    let fields: Vec<FormField> = snapshot
         .fields
         .iter()
         .map(|field| FormField {
@@ -139,6 +140,7 @@ pub fn interpret(snapshot: &Snapshot, redactor: &Redactor) -> ErrorContext {
         access_denied,
         encoded_authorization_message,
     } = scan(&message, &url);
+    fields::scan_fields(&fields, &mut found);
 
     let identity = parse_identity(
         snapshot.nav_user_label.as_deref(),

@@ -181,6 +181,9 @@ fn builtin_rules() -> Vec<Rule> {
     .collect()
 }
 
+/// How often one text is searched again from inside a skipped match.
+const MAX_RESCANS: u32 = 16;
+
 static BUILTIN: LazyLock<Vec<Rule>> = LazyLock::new(builtin_rules);
 
 /// Replaces secrets by `[REDACTED:kind]`. The built-in rules are compiled
@@ -238,16 +241,26 @@ impl Redactor {
             if !worth_running {
                 continue;
             }
-            for captures in rule.regex.captures_iter(text) {
+            let mut from = 0;
+            let mut rescans = 0;
+            while let Some(captures) = rule.regex.captures_at(text, from) {
                 let (Some(whole), Some(secret)) = (captures.get(0), captures.get(rule.group))
                 else {
-                    continue;
+                    break;
                 };
-                // `…:secret:name` inside an ARN is a resource name, not a credential.
+                from = whole.end();
+                // `…:secret:name` inside an ARN is a resource name, not a
+                // credential; but the value this match swallowed may hold one
+                // (`…/token:x.password=…`), so search on from the value. A
+                // few times only: each search may read to the end of the text.
                 if rule.kind == "password"
                     && whole.start() > 0
                     && matches!(text.as_bytes()[whole.start() - 1], b':' | b'/')
                 {
+                    if rescans < MAX_RESCANS {
+                        rescans += 1;
+                        from = secret.start();
+                    }
                     continue;
                 }
                 if secret.is_empty() || is_already_redacted(secret.as_str()) {
@@ -321,6 +334,13 @@ fn url_password_spans(text: &str, spans: &mut Vec<Span>) {
         let Some(colon) = authority[..at].find(':') else {
             continue;
         };
+        // A marker in the user info means another rule already replaced part
+        // of it: it is no plain `user:password@`, and a second pass over
+        // redacted text, where a replaced `#`, `/` or `?` no longer ends the
+        // authority, must not find one.
+        if authority[..at].contains("[REDACTED") {
+            continue;
+        }
         let password = &authority[colon + 1..at];
         if !password.is_empty() && !is_already_redacted(password) {
             spans.push(Span {

@@ -4,6 +4,7 @@
 
 use crate::api::{Analysis, Link, Resolution, Step};
 use crate::context::ErrorContext;
+use crate::extract::{Arn, find_arns};
 use serde::{Deserialize, Serialize};
 
 /// Longest text the panel shows in one place; a hostile backend cannot flood the page.
@@ -58,9 +59,52 @@ pub struct SentDetails {
 #[serde(rename_all = "camelCase")]
 pub struct ResolutionView {
     pub cause: String,
-    pub steps: Vec<Step>,
+    pub steps: Vec<StepView>,
     pub not_checked: Vec<String>,
     pub evidence: Vec<String>,
+}
+
+/// One resolution step as the panel shows it: text only, links vetted, and
+/// the ARNs it names listed so the panel can offer to copy each.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StepView {
+    pub title: String,
+    pub detail: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cli: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub policy: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub link: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub arns: Vec<String>,
+}
+
+impl StepView {
+    fn of(step: &Step) -> Self {
+        let mut arns: Vec<String> = Vec::new();
+        for text in [Some(&step.detail), step.cli.as_ref(), step.policy.as_ref()]
+            .into_iter()
+            .flatten()
+        {
+            for (_, arn) in find_arns(text) {
+                let arn = arn.trim_end_matches(['.', ',', ';']);
+                if Arn::parse(arn).is_some() && !arns.iter().any(|known| known == arn) {
+                    arns.push(arn.to_owned());
+                }
+            }
+        }
+        arns.truncate(MAX_ITEMS);
+        StepView {
+            title: clip(&step.title),
+            detail: clip(&step.detail),
+            cli: step.cli.as_deref().map(clip),
+            policy: step.policy.as_deref().map(clip),
+            link: step.link.as_deref().and_then(vetted_url),
+            arns,
+        }
+    }
 }
 
 impl DiagnosisView {
@@ -85,7 +129,7 @@ impl DiagnosisView {
             analysis: clip(&analysis.analysis),
             source,
             retryable: source == Source::Local,
-            notice,
+            notice: notice.as_deref().map(clip),
             rule: analysis.rule.as_deref().map(clip),
             confidence: analysis.confidence.clamp(0.0, 1.0),
             identifiers,
@@ -121,9 +165,20 @@ impl SentDetails {
                 value: clip(&who),
             });
         }
+        if !context.identifiers.is_empty() {
+            let found: Vec<String> = context
+                .identifiers
+                .iter()
+                .map(|(key, value)| format!("{key}={value}"))
+                .collect();
+            items.push(LabelledValue {
+                label: "Identifiers".into(),
+                value: clip(&found.join(", ")),
+            });
+        }
         for field in context.fields.iter().take(MAX_ITEMS) {
             items.push(LabelledValue {
-                label: clip(&field.label),
+                label: clip(&format!("Form field \u{201c}{}\u{201d}", field.label)),
                 value: clip(&field.value),
             });
         }
@@ -140,13 +195,7 @@ impl ResolutionView {
             .steps
             .iter()
             .take(MAX_ITEMS)
-            .map(|step| Step {
-                title: clip(&step.title),
-                detail: clip(&step.detail),
-                cli: step.cli.as_deref().map(clip),
-                policy: step.policy.as_deref().map(clip),
-                link: step.link.as_deref().and_then(vetted_url),
-            })
+            .map(StepView::of)
             .collect();
         ResolutionView {
             cause: clip(&resolution.cause),
@@ -341,6 +390,26 @@ pub fn clip(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn steps_list_each_arn_they_name_once() {
+        let step = Step {
+            title: "Allow the action".into(),
+            detail: "Add s3:ListBucket on arn:aws:s3:::my-bucket-123456. to role arn:aws:iam::123456789012:role/ReadOnly, not arn:aws:s3:<region>::x".into(),
+            cli: Some("aws iam put-role-policy --role-name ReadOnly".into()),
+            policy: Some(r#"{"Resource": "arn:aws:s3:::my-bucket-123456"}"#.into()),
+            link: Some("javascript:alert(1)".into()),
+        };
+        let view = StepView::of(&step);
+        assert_eq!(
+            view.arns,
+            [
+                "arn:aws:s3:::my-bucket-123456",
+                "arn:aws:iam::123456789012:role/ReadOnly"
+            ]
+        );
+        assert_eq!(view.link, None);
+    }
 
     fn check_url(raw: &str, expected: Option<&str>) {
         assert_eq!(vetted_url(raw).as_deref(), expected, "{raw}");

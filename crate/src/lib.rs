@@ -156,6 +156,7 @@ impl Inner {
                     diagnosis_id: diagnosis_id.clone(),
                     verdict,
                     comment,
+                    client_version: Some(env!("CARGO_PKG_VERSION").to_owned()),
                 };
                 match backend
                     .post::<_, serde::de::IgnoredAny>("/v1/feedback", &body)
@@ -208,11 +209,13 @@ impl Inner {
                     None,
                 )),
             },
-            Err(error) if error.is_unreachable() => {
+            // Whatever went wrong (down, slow, HTTP error, a malformed answer),
+            // the analysis made in the browser is still worth showing.
+            Err(error) => {
                 let local = self.knowledge.analyze(&context);
                 let notice = format!(
-                    "Cannot reach the consoledx backend at {} ({error}). This analysis was made in your browser; Help me resolve and feedback need the backend.",
-                    backend.base_url
+                    "{} This analysis was made in your browser; Help me resolve and feedback need the backend.",
+                    backend_problem(backend, &error)
                 );
                 Reply::Diagnosis {
                     view: Box::new(DiagnosisView::new(
@@ -223,7 +226,6 @@ impl Inner {
                     )),
                 }
             }
-            Err(error) => backend_error(backend, &error),
         }
     }
 
@@ -238,20 +240,25 @@ impl Inner {
     }
 }
 
-fn backend_error(backend: &Backend<'_>, error: &BackendError) -> Reply {
-    let message = if error.is_unreachable() {
+/// One sentence on what went wrong with the backend; its own words are clipped.
+fn backend_problem(backend: &Backend<'_>, error: &BackendError) -> String {
+    let detail = consoledx_core::view::clip(&error.to_string());
+    if error.is_unreachable() {
         format!(
-            "Cannot reach the consoledx backend at {}: {error}.",
+            "Cannot reach the consoledx backend at {} ({detail}).",
             backend.base_url
         )
     } else {
         format!(
-            "The consoledx backend at {} failed: {error}.",
+            "The consoledx backend at {} failed ({detail}).",
             backend.base_url
         )
-    };
+    }
+}
+
+fn backend_error(backend: &Backend<'_>, error: &BackendError) -> Reply {
     Reply::Error {
-        message,
+        message: backend_problem(backend, error),
         retryable: true,
     }
 }

@@ -39,7 +39,7 @@ fn seed_bucket_not_empty() -> Value {
 }
 
 #[wasm_bindgen_test]
-async fn spec_names_flashbar_and_alert_banners() {
+async fn spec_names_every_banner_kind() {
     let reply = ask(json!({"type": "GetSpec"}), Value::Null).await;
     assert_eq!(reply["type"], "Spec");
     let kinds: Vec<&str> = reply["spec"]["banners"]
@@ -48,7 +48,11 @@ async fn spec_names_flashbar_and_alert_banners() {
         .iter()
         .map(|b| b["kind"].as_str().unwrap())
         .collect();
-    assert_eq!(kinds, ["flashbar", "alert"]);
+    assert_eq!(
+        kinds,
+        ["flashbar", "alert", "field", "legacy-flash", "legacy-alert"]
+    );
+    assert_eq!(reply["spec"]["fields"]["maxFields"], 20);
 }
 
 #[wasm_bindgen_test]
@@ -124,9 +128,11 @@ async fn malformed_messages_get_a_specific_error() {
         json!({"backendUrl": "ftp://example"}),
     )
     .await;
-    assert_eq!(reply["type"], "Error", "{reply}");
+    // A misconfigured backend still leaves the user an analysis, and says why.
+    assert_eq!(reply["type"], "Diagnosis", "{reply}");
+    assert_eq!(reply["view"]["source"], "local", "{reply}");
     assert!(
-        reply["message"]
+        reply["view"]["notice"]
             .as_str()
             .unwrap()
             .contains("not an http(s) URL"),

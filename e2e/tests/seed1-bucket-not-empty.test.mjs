@@ -51,15 +51,27 @@ test('Diagnose shows an analysis naming the bucket; Help me resolve lists the st
   assert.match(all, new RegExp(BUCKET), `steps name the bucket:\n${all}`);
 });
 
-test('Helpful feedback is thanked and stored by the backend', async () => {
+test('Helpful feedback with a comment is thanked and stored; the vote can be changed', async () => {
   const region = diagnosisRegion(page.locator('[data-analytics-flashbar="error"]'));
   const id = await region.getAttribute('data-diagnosis-id');
   assert.ok(id, 'panel carries data-diagnosis-id');
-  await region.getByRole('button', { name: 'Helpful', exact: true }).click();
+  await region.getByRole('textbox', { name: 'Comment (optional)' }).fill('Spot on, the bucket had versions.');
+  const helpful = region.getByRole('button', { name: 'Helpful', exact: true });
+  await helpful.click();
   await region.getByText(/Thanks/).waitFor({ state: 'visible', timeout: 10_000 });
+  assert.equal(await helpful.getAttribute('aria-pressed'), 'true');
 
   const stored = await backendJson(stack.backendUrl, `/v1/diagnoses/${encodeURIComponent(id)}`);
   assert.equal(stored.id, id);
   assert.equal(stored.verdict, 'helpful', `stored diagnosis: ${JSON.stringify(stored)}`);
+  assert.equal(stored.comment, 'Spot on, the bucket had versions.');
   assert.match(String(stored.rule), /bucket_not_empty/, `stored rule: ${JSON.stringify(stored)}`);
+
+  const notHelpful = region.getByRole('button', { name: 'Not helpful', exact: true });
+  await notHelpful.click();
+  for (let i = 0; i < 50 && (await notHelpful.getAttribute('aria-pressed')) !== 'true'; i += 1) await page.waitForTimeout(100);
+  assert.equal(await notHelpful.getAttribute('aria-pressed'), 'true');
+  assert.equal(await helpful.getAttribute('aria-pressed'), 'false');
+  const changed = await backendJson(stack.backendUrl, `/v1/diagnoses/${encodeURIComponent(id)}`);
+  assert.equal(changed.verdict, 'not_helpful', `the later vote replaces the earlier: ${JSON.stringify(changed)}`);
 });

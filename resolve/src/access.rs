@@ -2,7 +2,7 @@
 //! and point at the policy that actually blocks it.
 
 use crate::arn::{self, console_origin, url_component};
-use crate::{Facts, Finding, Principal, identifiers, principal, retry_step, with_retry};
+use crate::{Facts, Finding, Principal, Read, identifiers, principal, retry_step, with_retry};
 use consoledx_core::api::Step;
 use consoledx_core::context::{DenyKind, IdentityKind};
 use consoledx_core::{Analysis, ErrorContext};
@@ -63,12 +63,12 @@ impl Request<'_> {
 }
 
 /// The identity-based policies read for the principal, or why they are unknown.
-struct IdentityPolicies {
-    inline: Vec<NamedPolicy>,
-    attached: Vec<NamedPolicy>,
+pub(crate) struct IdentityPolicies {
+    pub(crate) inline: Vec<NamedPolicy>,
+    pub(crate) attached: Vec<NamedPolicy>,
 }
 
-fn identity_policies(principal: &Principal, facts: &Facts) -> Option<IdentityPolicies> {
+pub(crate) fn identity_policies(principal: &Principal, facts: &Facts) -> Option<IdentityPolicies> {
     match principal.kind {
         IdentityKind::Role => Some(IdentityPolicies {
             inline: facts.role_inline_policies.ok()?.clone(),
@@ -87,19 +87,29 @@ fn identity_policies(principal: &Principal, facts: &Facts) -> Option<IdentityPol
     }
 }
 
-pub(crate) fn resolve(
-    context: &ErrorContext,
+/// Whether the error message says a service control policy denied.
+pub(crate) fn names_scp(context: &ErrorContext, analysis: &Analysis) -> bool {
+    use consoledx_core::context::PolicyType as Named;
+    context
+        .access_denied
+        .as_ref()
+        .or(analysis.access_denied.as_ref())
+        .and_then(|denied| denied.policy_type)
+        == Some(Named::Scp)
+}
+
+fn request<'a>(
+    context: &'a ErrorContext,
     analysis: &Analysis,
     facts: &Facts,
-    knowledge: &[Step],
-) -> Option<Finding> {
+) -> Option<Request<'a>> {
     let ids = identifiers(context, analysis);
     let action = ids.get("iam_action").filter(|a| a.contains(':'))?.clone();
     let principal = principal(context, analysis, facts)?;
     let partition = arn::partition(&ids).to_string();
     let resource = arn::resource_arn(&action, &ids, principal.account.as_deref())?;
     let principal_arn = principal.arn(&partition, facts)?;
-    let request = Request {
+    Some(Request {
         context,
         principal_arn,
         partition,
@@ -111,11 +121,11 @@ pub(crate) fn resolve(
         action,
         resource,
         principal,
-    };
+    })
+}
 
-    let Some(policies) = identity_policies(&request.principal, facts) else {
-        return Some(unverified(&request, analysis, knowledge));
-    };
+/// The request with every policy that was read.
+fn query(request: &Request, policies: &IdentityPolicies, facts: &Facts) -> AccessQuery {
     let bucket_policy = match &request.bucket {
         Some(_) => facts.bucket_policy.ok().cloned().flatten(),
         None => None,
@@ -124,7 +134,7 @@ pub(crate) fn resolve(
         .role_details
         .ok()
         .and_then(|details| details.permissions_boundary.clone());
-    let query = AccessQuery {
+    AccessQuery {
         principal: consoledx_policy::Principal {
             arn: request.principal_arn.clone(),
             tags: BTreeMap::new(),
@@ -139,13 +149,56 @@ pub(crate) fn resolve(
             .chain(&policies.inline)
             .cloned()
             .collect(),
-        resource_policy: bucket_policy.clone(),
-        permissions_boundary: boundary.clone(),
+        resource_policy: bucket_policy,
+        permissions_boundary: boundary,
         session_policies: Vec::new(),
-        scps: Vec::new(),
+        scps: facts
+            .service_control_policies
+            .ok()
+            .cloned()
+            .unwrap_or_default(),
         rcps: Vec::new(),
         vpc_endpoint_policy: None,
+    }
+}
+
+/// When the account's own policies allow the denied request, the organization's
+/// SCPs are the next suspect: read them (where the reader may).
+pub(crate) fn followup(context: &ErrorContext, analysis: &Analysis, facts: &Facts) -> Vec<Read> {
+    let Some(request) = request(context, analysis, facts) else {
+        return Vec::new();
     };
+    let Some(account) = request.principal.account.clone() else {
+        return Vec::new();
+    };
+    let Some(policies) = identity_policies(&request.principal, facts) else {
+        return Vec::new();
+    };
+    if request.bucket.is_some() && !facts.bucket_policy.settled() {
+        return Vec::new();
+    }
+    let decision = consoledx_policy::evaluate(&query(&request, &policies, facts))
+        .map(|explanation| explanation.decision);
+    if decision == Ok(Decision::Allowed) {
+        vec![Read::ServiceControlPolicies { account }]
+    } else {
+        Vec::new()
+    }
+}
+
+pub(crate) fn resolve(
+    context: &ErrorContext,
+    analysis: &Analysis,
+    facts: &Facts,
+    knowledge: &[Step],
+) -> Option<Finding> {
+    let request = request(context, analysis, facts)?;
+    let Some(policies) = identity_policies(&request.principal, facts) else {
+        return Some(unverified(&request, analysis, knowledge));
+    };
+    let query = query(&request, &policies, facts);
+    let bucket_policy = query.resource_policy.clone();
+    let boundary = query.permissions_boundary.clone();
     let explanation = match consoledx_policy::evaluate(&query) {
         Ok(explanation) => explanation,
         Err(err) => {
@@ -161,6 +214,7 @@ pub(crate) fn resolve(
     let identity_only = consoledx_policy::evaluate(&AccessQuery {
         resource_policy: None,
         permissions_boundary: None,
+        scps: Vec::new(),
         ..query.clone()
     })
     .ok();
@@ -192,6 +246,25 @@ pub(crate) fn resolve(
                 "Role {} has no permissions boundary",
                 request.principal.name
             ),
+        });
+    }
+    if let Some(levels) = facts.service_control_policies.ok() {
+        evidence.push(if levels.is_empty() {
+            "No service control policy applies: the account is in no organization, or is its management account".to_string()
+        } else {
+            let names: Vec<String> = levels
+                .iter()
+                .map(|level| {
+                    let ids: Vec<&str> = level.policies.iter().map(|p| p.id.as_str()).collect();
+                    format!("{} ({})", level.target, ids.join(", "))
+                })
+                .collect();
+            format!(
+                "Service control policies apply on {} level(s): {}{}",
+                levels.len(),
+                names.join(", "),
+                deciding_note(&explanation, PolicyType::Scp, &request)
+            )
         });
     }
 
@@ -494,6 +567,15 @@ fn explicit_deny(
             }];
             (cause, steps)
         }
+        PolicyType::Scp => {
+            let policy_id = first.policy_id.clone();
+            let cause = format!(
+                "The service control policy {policy_id} explicitly denies {} to {} ({names}). An SCP is set by the organization's management account and caps every principal of the account: no IAM change in this account can override it.",
+                request.what(),
+                request.who()
+            );
+            (cause, scp_steps(request, &policy_id, &names, &follow_up))
+        }
         other => {
             let cause = format!(
                 "A {} policy ({}) explicitly denies {} to {} ({names}).",
@@ -521,6 +603,33 @@ fn explicit_deny(
         steps,
         evidence,
     }
+}
+
+/// SCPs are changed in the management account: show the policy, then what to ask for.
+fn scp_steps(request: &Request, policy_id: &str, names: &str, follow_up: &str) -> Vec<Step> {
+    let id = policy_id.rsplit('/').next().unwrap_or(policy_id);
+    let link = format!(
+        "{}/organizations/v2/home/policies/service-control-policy/{}",
+        console_origin(&request.partition, "organizations"),
+        url_component(id)
+    );
+    vec![Step {
+        title: format!(
+            "Ask the organization's administrators to exempt {} from {names} of SCP {id}",
+            request.who()
+        ),
+        detail: format!(
+            "From the management account (or a delegated administrator), edit SCP {id} so that {names} no longer matches {} for {} ({}), e.g. with a condition on aws:PrincipalArn, or move the account to an OU where the SCP does not apply.{follow_up}",
+            request.what(),
+            request.who(),
+            request.principal_arn
+        ),
+        cli: Some(format!(
+            "aws organizations describe-policy --policy-id {id} --query Policy.Content --output text"
+        )),
+        policy: None,
+        link: Some(link),
+    }]
 }
 
 fn boundary_steps(request: &Request, boundary: &str, follow_up: &str) -> Vec<Step> {
@@ -640,7 +749,8 @@ fn implicit_deny(
         .contains(&PolicyType::PermissionsBoundary);
     let mut steps = Vec::new();
     let mut causes = Vec::new();
-    if identity_blocks || !boundary_blocks {
+    let scp_blocks = explanation.blocked_by.contains(&PolicyType::Scp);
+    if identity_blocks || !(boundary_blocks || scp_blocks) {
         causes.push(format!(
             "No policy of {} allows {} (an implicit deny): its identity policies do not grant it{}.",
             request.who(),
@@ -652,6 +762,32 @@ fn implicit_deny(
             }
         ));
         steps.extend(least_privilege_step(request));
+    }
+    if explanation.blocked_by.contains(&PolicyType::Scp) {
+        causes.push(format!(
+            "No service control policy at some level of the organization allows {}: with allow-list SCPs, every level from the root to the account must allow it.",
+            request.what()
+        ));
+        if let Some(levels) = query.scps.iter().find(|level| {
+            let single = AccessQuery {
+                scps: vec![(*level).clone()],
+                ..query.clone()
+            };
+            consoledx_policy::evaluate(&single)
+                .is_ok_and(|e| e.blocked_by.contains(&PolicyType::Scp))
+        }) {
+            let id = levels
+                .policies
+                .first()
+                .map(|p| p.id.clone())
+                .unwrap_or_else(|| levels.target.clone());
+            steps.extend(scp_steps(
+                request,
+                &id,
+                &format!("the SCPs attached to {}", levels.target),
+                "",
+            ));
+        }
     }
     if boundary_blocks {
         let boundary = query

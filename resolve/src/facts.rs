@@ -1,6 +1,6 @@
 //! What "Help me resolve" reads from the account (`Read`), and what came back (`Facts`).
 
-use consoledx_policy::NamedPolicy;
+use consoledx_policy::{NamedPolicy, OrgLevel};
 use serde::{Deserialize, Serialize};
 
 /// One read of the account's state. The backend executes it with the AWS SDK;
@@ -24,6 +24,38 @@ pub enum Read {
     BucketVersioning { bucket: String },
     /// `s3:ListObjectVersions` (one key): does anything keep the bucket from being empty?
     BucketHasObjects { bucket: String },
+    /// `ec2:DescribeInstances` for one instance.
+    Instance { instance_id: String },
+    /// `ec2:DescribeImages` for one AMI.
+    Image { image_id: String },
+    /// `ec2:DescribeSubnets` for one subnet (its VPC and zone).
+    Subnet { subnet_id: String },
+    /// `ec2:DescribeSecurityGroups` for the named groups (their VPCs).
+    SecurityGroups { group_ids: Vec<String> },
+    /// `ec2:DescribeSecurityGroups` filtered by VPC: the groups a launch into that VPC may use.
+    VpcSecurityGroups { vpc_id: String },
+    /// `lambda:GetFunctionConfiguration`: execution role, KMS key, state.
+    LambdaFunction { function: String },
+    /// Inline and attached policies of a role that is not the signed-in principal
+    /// (a Lambda function's execution role).
+    ExecutionRolePolicies { role: String },
+    /// `kms:GetKeyPolicy` (policy `default`).
+    KeyPolicy { key: String },
+    /// `kms:DescribeKey`: key state and ARN.
+    KeyState { key: String },
+    /// `cloudformation:DescribeStacks` for one stack.
+    Stack { stack: String },
+    /// `cloudformation:DescribeStackEvents`: the failed events, newest first.
+    StackEvents { stack: String },
+    /// Organizations: the service control policies on every level from the root to the account.
+    ServiceControlPolicies { account: String },
+    /// Cloud Control `GetResource` for a type moto and the typed reads do not cover.
+    CloudControlResource {
+        type_name: String,
+        identifier: String,
+    },
+    /// Cloud Control `ListResources`: the identifiers of that type, when the named one does not exist.
+    CloudControlList { type_name: String },
 }
 
 impl Read {
@@ -40,6 +72,31 @@ impl Read {
             Read::BucketPolicy { bucket } => format!("the bucket policy of {bucket}"),
             Read::BucketVersioning { bucket } => format!("the versioning status of {bucket}"),
             Read::BucketHasObjects { bucket } => format!("whether {bucket} still holds objects"),
+            Read::Instance { instance_id } => format!("instance {instance_id}"),
+            Read::Image { image_id } => format!("AMI {image_id}"),
+            Read::Subnet { subnet_id } => format!("subnet {subnet_id}"),
+            Read::SecurityGroups { group_ids } => {
+                format!("security group(s) {}", group_ids.join(", "))
+            }
+            Read::VpcSecurityGroups { vpc_id } => format!("the security groups of {vpc_id}"),
+            Read::LambdaFunction { function } => {
+                format!("the configuration of Lambda function {function}")
+            }
+            Read::ExecutionRolePolicies { role } => format!("the policies of role {role}"),
+            Read::KeyPolicy { key } => format!("the key policy of KMS key {key}"),
+            Read::KeyState { key } => format!("the state of KMS key {key}"),
+            Read::Stack { stack } => format!("the status of stack {stack}"),
+            Read::StackEvents { stack } => format!("the events of stack {stack}"),
+            Read::ServiceControlPolicies { account } => {
+                format!("the service control policies that apply to account {account}")
+            }
+            Read::CloudControlResource {
+                type_name,
+                identifier,
+            } => format!("{type_name} {identifier} (Cloud Control)"),
+            Read::CloudControlList { type_name } => {
+                format!("the {type_name} resources (Cloud Control)")
+            }
         }
     }
 }
@@ -50,6 +107,9 @@ impl Read {
 pub enum Outcome<T> {
     Ok(T),
     Failed(String),
+    /// Not sent: the signed-in principal may not make this call. Holds the
+    /// whole "Not checked: …" sentence naming the action and resource.
+    Skipped(String),
     #[default]
     NotRun,
 }
@@ -60,6 +120,11 @@ impl<T> Outcome<T> {
             Outcome::Ok(value) => Some(value),
             _ => None,
         }
+    }
+
+    /// Whether the read ran, was refused or was skipped: anything but "not yet".
+    pub fn settled(&self) -> bool {
+        !matches!(self, Outcome::NotRun)
     }
 }
 
@@ -107,6 +172,105 @@ pub struct BucketContents {
     pub versions_or_markers: bool,
 }
 
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Instance {
+    pub instance_id: String,
+    #[serde(default)]
+    pub state: Option<String>,
+    #[serde(default)]
+    pub instance_type: Option<String>,
+    #[serde(default)]
+    pub image_id: Option<String>,
+    #[serde(default)]
+    pub subnet_id: Option<String>,
+    #[serde(default)]
+    pub vpc_id: Option<String>,
+    #[serde(default)]
+    pub security_group_ids: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Image {
+    pub image_id: String,
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub state: Option<String>,
+    #[serde(default)]
+    pub owner_id: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Subnet {
+    pub subnet_id: String,
+    pub vpc_id: String,
+    #[serde(default)]
+    pub availability_zone: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SecurityGroup {
+    pub group_id: String,
+    pub vpc_id: String,
+    #[serde(default)]
+    pub name: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LambdaFunction {
+    pub function_arn: String,
+    /// The execution role's ARN.
+    pub role: String,
+    /// The customer managed key that encrypts the environment; `None` means Lambda's AWS managed key.
+    #[serde(default)]
+    pub kms_key_arn: Option<String>,
+    #[serde(default)]
+    pub state: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KeyState {
+    pub arn: String,
+    /// `Enabled`, `Disabled`, `PendingDeletion`, ...
+    pub state: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Stack {
+    pub stack_id: String,
+    pub status: String,
+    #[serde(default)]
+    pub reason: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StackEvent {
+    pub logical_id: String,
+    #[serde(default)]
+    pub resource_type: Option<String>,
+    pub status: String,
+    #[serde(default)]
+    pub reason: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CloudResource {
+    pub type_name: String,
+    pub identifier: String,
+    /// The resource's properties as Cloud Control returns them; `None`: no such resource.
+    #[serde(default)]
+    pub properties: Option<serde_json::Value>,
+}
+
 /// A successful read's value, as the backend hands it over.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -117,10 +281,23 @@ pub enum ReadValue {
     BucketPolicy(Option<NamedPolicy>),
     Versioning(Versioning),
     Contents(BucketContents),
+    Instance(Instance),
+    Image(Image),
+    Subnet(Subnet),
+    SecurityGroups(Vec<SecurityGroup>),
+    LambdaFunction(LambdaFunction),
+    KeyPolicy(NamedPolicy),
+    KeyState(KeyState),
+    Stack(Stack),
+    StackEvents(Vec<StackEvent>),
+    /// SCPs per level, root first (empty when the account is in no organization).
+    OrgLevels(Vec<OrgLevel>),
+    CloudResource(CloudResource),
+    Identifiers(Vec<String>),
 }
 
-/// Everything read for one resolution. The plan names at most one role, user
-/// and bucket, so each read kind has one slot.
+/// Everything read for one resolution. A plan names at most one resource of
+/// each kind, so each read kind has one slot.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Facts {
@@ -132,6 +309,50 @@ pub struct Facts {
     pub bucket_policy: Outcome<Option<NamedPolicy>>,
     pub bucket_versioning: Outcome<Versioning>,
     pub bucket_contents: Outcome<BucketContents>,
+    pub instance: Outcome<Instance>,
+    pub image: Outcome<Image>,
+    pub subnet: Outcome<Subnet>,
+    pub security_groups: Outcome<Vec<SecurityGroup>>,
+    pub vpc_security_groups: Outcome<Vec<SecurityGroup>>,
+    pub lambda_function: Outcome<LambdaFunction>,
+    pub execution_role_policies: Outcome<Vec<NamedPolicy>>,
+    pub key_policy: Outcome<NamedPolicy>,
+    pub key_state: Outcome<KeyState>,
+    pub stack: Outcome<Stack>,
+    pub stack_events: Outcome<Vec<StackEvent>>,
+    pub service_control_policies: Outcome<Vec<OrgLevel>>,
+    pub cloud_resource: Outcome<CloudResource>,
+    pub cloud_resources: Outcome<Vec<String>>,
+}
+
+/// Runs `$body` with `$slot` bound to the slot of `$read` (each arm is typed on its own).
+macro_rules! with_slot {
+    ([$($borrow:tt)*] $facts:expr, $read:expr, |$slot:ident| $body:expr) => {
+        match $read {
+            Read::CallerIdentity => { let $slot = $($borrow)* $facts.caller_identity; $body }
+            Read::RoleDetails { .. } => { let $slot = $($borrow)* $facts.role_details; $body }
+            Read::RoleInlinePolicies { .. } => { let $slot = $($borrow)* $facts.role_inline_policies; $body }
+            Read::RoleAttachedPolicies { .. } => { let $slot = $($borrow)* $facts.role_attached_policies; $body }
+            Read::UserPolicies { .. } => { let $slot = $($borrow)* $facts.user_policies; $body }
+            Read::BucketPolicy { .. } => { let $slot = $($borrow)* $facts.bucket_policy; $body }
+            Read::BucketVersioning { .. } => { let $slot = $($borrow)* $facts.bucket_versioning; $body }
+            Read::BucketHasObjects { .. } => { let $slot = $($borrow)* $facts.bucket_contents; $body }
+            Read::Instance { .. } => { let $slot = $($borrow)* $facts.instance; $body }
+            Read::Image { .. } => { let $slot = $($borrow)* $facts.image; $body }
+            Read::Subnet { .. } => { let $slot = $($borrow)* $facts.subnet; $body }
+            Read::SecurityGroups { .. } => { let $slot = $($borrow)* $facts.security_groups; $body }
+            Read::VpcSecurityGroups { .. } => { let $slot = $($borrow)* $facts.vpc_security_groups; $body }
+            Read::LambdaFunction { .. } => { let $slot = $($borrow)* $facts.lambda_function; $body }
+            Read::ExecutionRolePolicies { .. } => { let $slot = $($borrow)* $facts.execution_role_policies; $body }
+            Read::KeyPolicy { .. } => { let $slot = $($borrow)* $facts.key_policy; $body }
+            Read::KeyState { .. } => { let $slot = $($borrow)* $facts.key_state; $body }
+            Read::Stack { .. } => { let $slot = $($borrow)* $facts.stack; $body }
+            Read::StackEvents { .. } => { let $slot = $($borrow)* $facts.stack_events; $body }
+            Read::ServiceControlPolicies { .. } => { let $slot = $($borrow)* $facts.service_control_policies; $body }
+            Read::CloudControlResource { .. } => { let $slot = $($borrow)* $facts.cloud_resource; $body }
+            Read::CloudControlList { .. } => { let $slot = $($borrow)* $facts.cloud_resources; $body }
+        }
+    };
 }
 
 impl Facts {
@@ -145,18 +366,17 @@ impl Facts {
             },
             Err(reason) => reason,
         };
-        match read {
-            Read::CallerIdentity => self.caller_identity = Outcome::Failed(reason),
-            Read::RoleDetails { .. } => self.role_details = Outcome::Failed(reason),
-            Read::RoleInlinePolicies { .. } => self.role_inline_policies = Outcome::Failed(reason),
-            Read::RoleAttachedPolicies { .. } => {
-                self.role_attached_policies = Outcome::Failed(reason)
-            }
-            Read::UserPolicies { .. } => self.user_policies = Outcome::Failed(reason),
-            Read::BucketPolicy { .. } => self.bucket_policy = Outcome::Failed(reason),
-            Read::BucketVersioning { .. } => self.bucket_versioning = Outcome::Failed(reason),
-            Read::BucketHasObjects { .. } => self.bucket_contents = Outcome::Failed(reason),
-        }
+        with_slot!([&mut] self, read, |slot| *slot = Outcome::Failed(reason))
+    }
+
+    /// Records that `read` was not sent, with the sentence that says why.
+    pub fn skip(&mut self, read: &Read, sentence: String) {
+        with_slot!([&mut] self, read, |slot| *slot = Outcome::Skipped(sentence))
+    }
+
+    /// Whether `read` has an outcome already (so it is not sent again).
+    pub fn settled(&self, read: &Read) -> bool {
+        with_slot!([&] self, read, |slot| slot.settled())
     }
 
     fn store(&mut self, read: &Read, value: ReadValue) -> Result<(), &'static str> {
@@ -185,6 +405,36 @@ impl Facts {
             (Read::BucketHasObjects { .. }, ReadValue::Contents(v)) => {
                 self.bucket_contents = Outcome::Ok(v)
             }
+            (Read::Instance { .. }, ReadValue::Instance(v)) => self.instance = Outcome::Ok(v),
+            (Read::Image { .. }, ReadValue::Image(v)) => self.image = Outcome::Ok(v),
+            (Read::Subnet { .. }, ReadValue::Subnet(v)) => self.subnet = Outcome::Ok(v),
+            (Read::SecurityGroups { .. }, ReadValue::SecurityGroups(v)) => {
+                self.security_groups = Outcome::Ok(v)
+            }
+            (Read::VpcSecurityGroups { .. }, ReadValue::SecurityGroups(v)) => {
+                self.vpc_security_groups = Outcome::Ok(v)
+            }
+            (Read::LambdaFunction { .. }, ReadValue::LambdaFunction(v)) => {
+                self.lambda_function = Outcome::Ok(v)
+            }
+            (Read::ExecutionRolePolicies { .. }, ReadValue::Policies(v)) => {
+                self.execution_role_policies = Outcome::Ok(v)
+            }
+            (Read::KeyPolicy { .. }, ReadValue::KeyPolicy(v)) => self.key_policy = Outcome::Ok(v),
+            (Read::KeyState { .. }, ReadValue::KeyState(v)) => self.key_state = Outcome::Ok(v),
+            (Read::Stack { .. }, ReadValue::Stack(v)) => self.stack = Outcome::Ok(v),
+            (Read::StackEvents { .. }, ReadValue::StackEvents(v)) => {
+                self.stack_events = Outcome::Ok(v)
+            }
+            (Read::ServiceControlPolicies { .. }, ReadValue::OrgLevels(v)) => {
+                self.service_control_policies = Outcome::Ok(v)
+            }
+            (Read::CloudControlResource { .. }, ReadValue::CloudResource(v)) => {
+                self.cloud_resource = Outcome::Ok(v)
+            }
+            (Read::CloudControlList { .. }, ReadValue::Identifiers(v)) => {
+                self.cloud_resources = Outcome::Ok(v)
+            }
             (_, value) => return Err(value.kind()),
         }
         Ok(())
@@ -192,30 +442,32 @@ impl Facts {
 
     /// Why a planned read gave nothing to go on, in plain words; `None` when it succeeded.
     pub fn gap(&self, read: &Read) -> Option<String> {
-        let failure = match read {
-            Read::CallerIdentity => failure(&self.caller_identity),
-            Read::RoleDetails { .. } => failure(&self.role_details),
-            Read::RoleInlinePolicies { .. } => failure(&self.role_inline_policies),
-            Read::RoleAttachedPolicies { .. } => failure(&self.role_attached_policies),
-            Read::UserPolicies { .. } => failure(&self.user_policies),
-            Read::BucketPolicy { .. } => failure(&self.bucket_policy),
-            Read::BucketVersioning { .. } => failure(&self.bucket_versioning),
-            Read::BucketHasObjects { .. } => failure(&self.bucket_contents),
-        }?;
-        Some(match failure {
-            Some(reason) => format!("Could not read {}: {reason}", read.describe()),
-            None => format!("Did not read {}", read.describe()),
-        })
+        match slot_status(self, read)? {
+            Status::Failed(reason) => Some(format!("Could not read {}: {reason}", read.describe())),
+            Status::Skipped(sentence) => Some(sentence),
+            Status::NotRun => Some(format!("Did not read {}", read.describe())),
+        }
     }
 }
 
-/// `None` for a success, `Some(None)` for a read not run, `Some(Some(reason))` for a failure.
-fn failure<T>(outcome: &Outcome<T>) -> Option<Option<&str>> {
+enum Status {
+    Failed(String),
+    Skipped(String),
+    NotRun,
+}
+
+fn status<T>(outcome: &Outcome<T>) -> Option<Status> {
     match outcome {
         Outcome::Ok(_) => None,
-        Outcome::Failed(reason) => Some(Some(reason)),
-        Outcome::NotRun => Some(None),
+        Outcome::Failed(reason) => Some(Status::Failed(reason.clone())),
+        Outcome::Skipped(sentence) => Some(Status::Skipped(sentence.clone())),
+        Outcome::NotRun => Some(Status::NotRun),
     }
+}
+
+/// The status of `read`'s slot; `None` for a success.
+fn slot_status(facts: &Facts, read: &Read) -> Option<Status> {
+    with_slot!([&] facts, read, |slot| status(slot))
 }
 
 impl ReadValue {
@@ -227,6 +479,18 @@ impl ReadValue {
             ReadValue::BucketPolicy(_) => "bucket policy",
             ReadValue::Versioning(_) => "versioning",
             ReadValue::Contents(_) => "bucket contents",
+            ReadValue::Instance(_) => "instance",
+            ReadValue::Image(_) => "image",
+            ReadValue::Subnet(_) => "subnet",
+            ReadValue::SecurityGroups(_) => "security group list",
+            ReadValue::LambdaFunction(_) => "Lambda function",
+            ReadValue::KeyPolicy(_) => "key policy",
+            ReadValue::KeyState(_) => "key state",
+            ReadValue::Stack(_) => "stack",
+            ReadValue::StackEvents(_) => "stack event list",
+            ReadValue::OrgLevels(_) => "organization policy list",
+            ReadValue::CloudResource(_) => "Cloud Control resource",
+            ReadValue::Identifiers(_) => "identifier list",
         }
     }
 }

@@ -7,11 +7,18 @@ pub mod arn;
 mod bucket;
 mod check;
 pub mod facts;
+mod inventory;
 mod knowledge;
+mod lambda;
+mod network;
+pub mod permission;
 
 pub use facts::{
-    BucketContents, CallerIdentity, Facts, Outcome, Read, ReadValue, RoleDetails, Versioning,
+    BucketContents, CallerIdentity, CloudResource, Facts, Image, Instance, KeyState,
+    LambdaFunction, Outcome, Read, ReadValue, RoleDetails, SecurityGroup, Stack, StackEvent,
+    Subnet, Versioning,
 };
+pub use permission::{Call, Scope, check_read, check_reads};
 
 use consoledx_core::api::{Resolution, Step};
 use consoledx_core::context::IdentityKind;
@@ -82,7 +89,11 @@ impl Principal {
     }
 }
 
-fn account(context: &ErrorContext, analysis: &Analysis, facts: &Facts) -> Option<String> {
+pub(crate) fn account(
+    context: &ErrorContext,
+    analysis: &Analysis,
+    facts: &Facts,
+) -> Option<String> {
     let ids = identifiers(context, analysis);
     context
         .identity
@@ -132,7 +143,7 @@ pub(crate) fn principal(
     })
 }
 
-fn principal_reads(principal: &Principal) -> Vec<Read> {
+pub(crate) fn principal_reads(principal: &Principal) -> Vec<Read> {
     let name = principal.name.clone();
     match principal.kind {
         IdentityKind::Role => vec![
@@ -163,34 +174,74 @@ pub fn plan(context: &ErrorContext, analysis: &Analysis) -> Vec<Read> {
                 bucket: bucket.clone(),
             });
         }
-    }
-    if is_bucket_not_empty(context, analysis)
-        && let Some(bucket) = bucket
-    {
-        reads.push(Read::BucketVersioning {
-            bucket: bucket.clone(),
-        });
-        reads.push(Read::BucketHasObjects {
-            bucket: bucket.clone(),
-        });
+        if access::names_scp(context, analysis)
+            && let Some(account) = account(context, analysis, &Facts::default())
+        {
+            reads.push(Read::ServiceControlPolicies { account });
+        }
+    } else if is_bucket_not_empty(context, analysis) {
+        if let Some(bucket) = bucket {
+            reads.push(Read::BucketVersioning {
+                bucket: bucket.clone(),
+            });
+            reads.push(Read::BucketHasObjects {
+                bucket: bucket.clone(),
+            });
+        }
+    } else if lambda::is_kms_denied(context, analysis) {
+        reads.extend(lambda::plan(&ids));
+    } else if network::is_vpc_mismatch(context, analysis) {
+        reads.extend(network::plan(&ids));
+    } else {
+        reads.extend(inventory::plan(&ids));
     }
     reads.dedup();
     reads
 }
 
-/// Reads that only the first round's answers make possible: when the page
-/// named no identity, the caller identity tells whose policies to read.
+/// Reads that only earlier answers make possible: when the page named no
+/// identity, the caller identity tells whose policies to read; a Lambda
+/// function names its role and key; a subnet names its VPC.
 pub fn followup(context: &ErrorContext, analysis: &Analysis, facts: &Facts) -> Vec<Read> {
-    if !is_access_denied(context, analysis) || context.identity.is_some() {
-        return Vec::new();
-    }
     let planned = plan(context, analysis);
-    principal(context, analysis, facts)
-        .map(|principal| principal_reads(&principal))
-        .unwrap_or_default()
+    let mut reads = Vec::new();
+    if is_access_denied(context, analysis) {
+        if context.identity.is_none()
+            && let Some(principal) = principal(context, analysis, facts)
+        {
+            reads.extend(principal_reads(&principal));
+        }
+        reads.extend(access::followup(context, analysis, facts));
+    } else if lambda::is_kms_denied(context, analysis) {
+        reads.extend(lambda::followup(facts));
+    } else if network::is_vpc_mismatch(context, analysis) {
+        reads.extend(network::followup(facts));
+    } else if !is_bucket_not_empty(context, analysis) {
+        reads.extend(inventory::followup(facts));
+    }
+    let mut unique: Vec<Read> = Vec::new();
+    for read in reads {
+        if !planned.contains(&read) && !unique.contains(&read) {
+            unique.push(read);
+        }
+    }
+    unique
+}
+
+/// Every read wanted now: what the permission check needs, the plan, and the
+/// follow-ups the facts so far make possible. The backend sends, in rounds,
+/// those not yet settled, until nothing new is wanted.
+pub fn wanted(context: &ErrorContext, analysis: &Analysis, facts: &Facts) -> Vec<Read> {
+    let mut reads = check_reads(context, analysis, facts);
+    for read in plan(context, analysis)
         .into_iter()
-        .filter(|read| !planned.contains(read))
-        .collect()
+        .chain(followup(context, analysis, facts))
+    {
+        if !reads.contains(&read) {
+            reads.push(read);
+        }
+    }
+    reads
 }
 
 /// Turns what was read into the cause and ordered steps. Reads that failed or
@@ -211,6 +262,10 @@ pub fn resolve(
         access::resolve(context, analysis, facts, &knowledge)
     } else if is_bucket_not_empty(context, analysis) {
         bucket::resolve_not_empty(context, analysis, facts)
+    } else if lambda::is_kms_denied(context, analysis) {
+        lambda::resolve(context, analysis, facts, &knowledge)
+    } else if network::is_vpc_mismatch(context, analysis) {
+        network::resolve(context, analysis, facts)
     } else {
         None
     };
@@ -227,7 +282,7 @@ pub fn resolve(
             cause: analysis.analysis.clone(),
             steps: with_retry(knowledge, context),
             not_checked,
-            evidence: Vec::new(),
+            evidence: inventory::evidence(facts),
         },
     };
     check::sanitize(resolution)

@@ -4,7 +4,7 @@
 
 use consoledx_core::api::{ErrorSummary, Resolution, Step};
 use consoledx_core::{Analysis, ErrorContext, KnowledgeBase};
-use consoledx_resolve::{Facts, Read, followup, plan, resolve};
+use consoledx_resolve::{Facts, Read, check_read, followup, plan, resolve};
 use serde::Deserialize;
 use std::path::Path;
 
@@ -37,6 +37,18 @@ struct Expect {
     evidence_contains: Vec<String>,
     not_checked_contains: Vec<String>,
     not_checked_empty: bool,
+    /// The permission check of single reads against the fixture's facts.
+    permissions: Vec<PermissionExpect>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PermissionExpect {
+    read: Read,
+    allowed: bool,
+    /// For a refused read: a phrase of the "Not checked" sentence.
+    #[serde(default)]
+    says: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -110,6 +122,26 @@ fn check(fixture: &Fixture, kb: &KnowledgeBase) -> Vec<String> {
         reads.extend(followup(&fixture.context, &analysis, &fixture.facts));
         if &reads != expected {
             failures.push(format!("plan: expected {expected:?}, got {reads:?}"));
+        }
+    }
+    for expected in &fixture.expect.permissions {
+        let verdict = check_read(&fixture.context, &analysis, &fixture.facts, &expected.read);
+        match (&verdict, expected.allowed) {
+            (Ok(()), true) => {}
+            (Err(sentence), false) => {
+                if let Some(phrase) = &expected.says
+                    && !sentence.contains(phrase.as_str())
+                {
+                    failures.push(format!(
+                        "check of {:?}: {sentence:?} lacks {phrase:?}",
+                        expected.read
+                    ));
+                }
+            }
+            (verdict, allowed) => failures.push(format!(
+                "check of {:?}: expected allowed={allowed}, got {verdict:?}",
+                expected.read
+            )),
         }
     }
     let resolution = resolve(&fixture.context, &analysis, &fixture.facts, kb);

@@ -6,7 +6,9 @@
 //! test   setup, then every test: native, wasm in Chromium, e2e
 //! bench  print the benchmark figures
 //! dist   zip the extension for the Chrome and Firefox stores (Firefox build linted)
+//! fuzz   run the cargo-fuzz targets: `fuzz [--seconds N] [--asan] [TARGET…]`
 
+mod fuzz;
 mod tools;
 
 use std::path::{Path, PathBuf};
@@ -26,7 +28,8 @@ fn main() -> ExitCode {
         Some("test") => setup().and_then(|()| test()),
         Some("bench") => setup().and_then(|()| bench()),
         Some("dist") => setup().and_then(|()| build()).and_then(|()| dist()),
-        _ => Err("usage: cargo xtask <setup|build|run|test|bench|dist>".into()),
+        Some("fuzz") => fuzz::fuzz(&args[1..]),
+        _ => Err("usage: cargo xtask <setup|build|run|test|bench|dist|fuzz>".into()),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -45,11 +48,17 @@ fn setup() -> Result {
     tools::ensure_npm_packages()?;
     tools::ensure_moto()?;
     tools::ensure_chromium()?;
+    tools::ensure_cargo_fuzz()?;
     Ok(())
 }
 
 /// The extension (release wasm, wasm-opt) and the backend (debug, as the tests use it).
 fn build() -> Result {
+    build_extension()?;
+    cmd("cargo", ["build", "--package", "consoledx"]).run()
+}
+
+fn build_extension() -> Result {
     let toolchain = Toolchain::load()?;
     let root = root();
     let crate_name = &toolchain.build.krate;
@@ -95,11 +104,34 @@ fn build() -> Result {
     .arg("-o")
     .arg(&bg)
     .run()?;
-    cmd("cargo", ["build", "--package", "consoledx"]).run()?;
+    build_bridge(&root)?;
     println!(
         "xtask: extension ready to load unpacked from {}",
         root.join("extension").display()
     );
+    Ok(())
+}
+
+/// The page bridge is the only code loaded into every console page, and the
+/// panel module comes on the first Diagnose click: both ship minified (their
+/// readable sources are in extension/src/).
+fn build_bridge(root: &Path) -> Result {
+    for (source, format) in [("bridge", "iife"), ("panel", "esm")] {
+        cmd(
+            root.join("node_modules/.bin/esbuild"),
+            [
+                format!("extension/src/{source}.js"),
+                "--minify".into(),
+                format!("--format={format}"),
+                "--target=chrome120,firefox142".into(),
+                "--legal-comments=none".into(),
+                "--log-level=warning".into(),
+                format!("--outfile=extension/{source}.js"),
+            ],
+        )
+        .current_dir(root)
+        .run()?;
+    }
     Ok(())
 }
 
@@ -120,6 +152,8 @@ fn test() -> Result {
     )
     .env("MOTO_SERVER", &moto)
     .run()?;
+    // The extractor, ARN parser, redactor and templating under cargo-fuzz, briefly.
+    fuzz::brief()?;
     // The wasm core in headless Chromium.
     cmd(
         "cargo",
@@ -138,8 +172,10 @@ fn test() -> Result {
     .env("CHROMEDRIVER", "/usr/bin/chromedriver")
     .env("WASM_BINDGEN_TEST_TIMEOUT", "60")
     .run()?;
-    // The store packages, the Firefox one through Mozilla's linter.
-    build()?;
+    // The store packages, the Firefox one through Mozilla's linter. The
+    // backend binary is the one `cargo test` built: `cargo build` alone would
+    // compile the AWS SDK again without the test-only features.
+    build_extension()?;
     dist()?;
     // End to end: the built extension in Chromium against Cloudscape pages, the backend and moto.
     cmd("node", ["--test", "--test-concurrency=1", "e2e/tests/"])
@@ -193,6 +229,7 @@ fn payload_size() -> Result {
 fn payload_files(root: &Path) -> Result<Vec<PathBuf>> {
     let mut files = vec![
         root.join("extension/bridge.js"),
+        root.join("extension/panel.js"),
         root.join("extension/sw.js"),
     ];
     let pkg = root.join("extension/pkg");
@@ -232,7 +269,7 @@ fn firefox_build(out: &Path) -> Result<PathBuf> {
     if dir.exists() {
         std::fs::remove_dir_all(&dir).map_err(|e| format!("clearing {}: {e}", dir.display()))?;
     }
-    tools::copy_dir(&root.join("extension"), &dir)?;
+    tools::copy_extension(&root.join("extension"), &dir)?;
     let manifest_path = dir.join("manifest.json");
     let text = std::fs::read_to_string(&manifest_path)
         .map_err(|e| format!("{}: {e}", manifest_path.display()))?;

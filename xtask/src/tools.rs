@@ -194,6 +194,29 @@ pub fn ensure_npm_packages() -> Result {
     cmd("npm", ["ci", "--no-audit", "--no-fund"]).run()
 }
 
+/// Pinned like every other tool; `--locked` builds it with its own lockfile.
+const CARGO_FUZZ_VERSION: &str = "0.13.2";
+
+pub fn ensure_cargo_fuzz() -> Result {
+    let installed = cmd("cargo", ["fuzz", "--version"])
+        .output()
+        .unwrap_or_default();
+    if installed.split_whitespace().nth(1) == Some(CARGO_FUZZ_VERSION) {
+        return Ok(());
+    }
+    cmd(
+        "cargo",
+        [
+            "install",
+            "cargo-fuzz",
+            "--version",
+            CARGO_FUZZ_VERSION,
+            "--locked",
+        ],
+    )
+    .run()
+}
+
 const MOTO: &str = "moto[server]==5.2.5";
 
 pub fn moto_server() -> PathBuf {
@@ -290,6 +313,9 @@ pub fn zip_extension(dir: &Path, out: &Path) -> Result {
         entries.sort_by_key(|entry| entry.path());
         for entry in entries {
             let path = entry.path();
+            if path == dir.join(SOURCE_DIR) {
+                continue;
+            }
             if path.is_dir() {
                 stack.push(path);
                 continue;
@@ -308,15 +334,26 @@ pub fn zip_extension(dir: &Path, out: &Path) -> Result {
     Ok(())
 }
 
-pub fn copy_dir(from: &Path, to: &Path) -> Result {
+/// Readable sources of built files (extension/src/bridge.js): not shipped.
+const SOURCE_DIR: &str = "src";
+
+/// Copies an extension directory, leaving out its sources.
+pub fn copy_extension(from: &Path, to: &Path) -> Result {
+    copy_dir(from, to, &[SOURCE_DIR])
+}
+
+fn copy_dir(from: &Path, to: &Path, skip: &[&str]) -> Result {
     std::fs::create_dir_all(to).map_err(|e| format!("creating {}: {e}", to.display()))?;
     for entry in std::fs::read_dir(from)
         .map_err(|e| format!("{}: {e}", from.display()))?
         .flatten()
     {
+        if skip.iter().any(|name| entry.file_name() == *name) {
+            continue;
+        }
         let (source, target) = (entry.path(), to.join(entry.file_name()));
         if source.is_dir() {
-            copy_dir(&source, &target)?;
+            copy_dir(&source, &target, &[])?;
         } else {
             std::fs::copy(&source, &target)
                 .map_err(|e| format!("copying {}: {e}", source.display()))?;

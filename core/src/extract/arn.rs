@@ -108,7 +108,7 @@ fn is_arn_byte(byte: u8) -> bool {
 }
 
 /// Every `arn:…` in `text`, with its byte offset, trailing punctuation trimmed.
-pub(crate) fn find_arns(text: &str) -> impl Iterator<Item = (usize, &str)> {
+pub fn find_arns(text: &str) -> impl Iterator<Item = (usize, &str)> {
     let bytes = text.as_bytes();
     let mut from = 0;
     std::iter::from_fn(move || {

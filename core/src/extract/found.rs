@@ -44,6 +44,8 @@ pub(crate) mod rank {
     pub const MESSAGE_PHRASE: u8 = 55;
     /// A resource the console page shows.
     pub const URL_RESOURCE: u8 = 50;
+    /// What the user typed into a labelled form field near the error.
+    pub const FORM_FIELD: u8 = 45;
     /// Some other ARN in the message (a policy, a stack).
     pub const MESSAGE_OTHER: u8 = 40;
     /// The principal that was denied.

@@ -332,7 +332,7 @@ fn scan_log_groups(text: &str, found: &mut Found) {
     }
 }
 
-fn valid_for(key: &str, value: &str) -> bool {
+pub(crate) fn valid_for(key: &str, value: &str) -> bool {
     match key {
         keys::BUCKET => is_bucket_name(value),
         keys::ROLE | keys::USER => is_iam_name(value),
@@ -451,7 +451,8 @@ fn scan_phrases(text: &str, lower: &str, hits: &[Hit], found: &mut Found) {
             }
             Cue::ServiceHint => {
                 let end = rest.find([';', ',', ':', ')']).unwrap_or(rest.len());
-                if let Some(service) = service_for_sdk_name(&rest[..end.min(40)]) {
+                // `get`: byte 40 may fall inside a character; no service name is that long anyway.
+                if let Some(service) = rest.get(..end.min(40)).and_then(service_for_sdk_name) {
                     found.put(keys::SERVICE, rank::MESSAGE_HINT, service);
                 }
             }
