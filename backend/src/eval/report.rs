@@ -15,20 +15,8 @@ pub struct Results {
     pub records: Vec<RecordResult>,
 }
 
-pub fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
+/// The feedback page's escaping: the report shows record text, which is untrusted too.
+pub use crate::feedback::escape;
 
 /// Class accuracy per group (service or expected class): `(correct, total)`.
 fn accuracy_by(
