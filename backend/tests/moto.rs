@@ -5,116 +5,16 @@
 
 mod common;
 
-use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_config::SdkConfig;
 use axum::http::StatusCode;
+use common::moto::{REGION, moto_api, seeding_config, start_moto, versioned_objects};
 use common::{post_json, send, state_with};
 use consoledx::{AwsSettings, Credentials, app};
 use consoledx_core::api::Resolution;
 use serde_json::json;
-use std::net::TcpStream;
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
 
 const ACCOUNT: &str = "123456789012";
 const BUCKET: &str = "my-bucket-123456";
-const REGION: &str = "us-west-2";
-
-struct Moto {
-    child: Child,
-    url: String,
-}
-
-impl Drop for Moto {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn moto_binary() -> PathBuf {
-    if let Some(path) = std::env::var_os("MOTO_SERVER").filter(|p| !p.is_empty()) {
-        return PathBuf::from(path);
-    }
-    let venv = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../.venv/bin/moto_server");
-    if venv.is_file() {
-        return venv;
-    }
-    let on_path = std::env::var_os("PATH").and_then(|paths| {
-        std::env::split_paths(&paths)
-            .map(|dir| dir.join("moto_server"))
-            .find(|candidate| candidate.is_file())
-    });
-    on_path.unwrap_or_else(|| {
-        panic!(
-            "moto_server not found: set MOTO_SERVER, or install moto[server] into {}/../.venv, or put moto_server on PATH",
-            env!("CARGO_MANIFEST_DIR")
-        )
-    })
-}
-
-fn start_moto() -> Moto {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("a free port")
-        .port();
-    let binary = moto_binary();
-    let child = Command::new(&binary)
-        .args(["-H", "127.0.0.1", "-p", &port.to_string()])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap_or_else(|err| panic!("cannot start {}: {err}", binary.display()));
-    let moto = Moto {
-        child,
-        url: format!("http://127.0.0.1:{port}"),
-    };
-    let started = Instant::now();
-    while TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(
-            started.elapsed() < Duration::from_secs(30),
-            "moto_server ({}) did not listen on port {port} within 30 s",
-            binary.display()
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    moto
-}
-
-async fn reset(moto: &Moto) {
-    use http_body_util::Empty;
-    use hyper_util::client::legacy::Client;
-    use hyper_util::rt::TokioExecutor;
-    let client: Client<_, Empty<axum::body::Bytes>> =
-        Client::builder(TokioExecutor::new()).build_http();
-    let request = axum::http::Request::post(format!("{}/moto-api/reset", moto.url))
-        .body(Empty::new())
-        .expect("request builds");
-    let response = client.request(request).await.expect("moto reset answers");
-    assert!(
-        response.status().is_success(),
-        "moto reset: {}",
-        response.status()
-    );
-}
-
-async fn seeding_config(moto: &Moto) -> SdkConfig {
-    aws_config::defaults(BehaviorVersion::latest())
-        .http_client(
-            aws_smithy_http_client::Builder::new()
-                .tls_provider(aws_smithy_http_client::tls::Provider::Rustls(
-                    aws_smithy_http_client::tls::rustls_provider::CryptoMode::Ring,
-                ))
-                .build_https(),
-        )
-        .region(Region::new(REGION))
-        .endpoint_url(&moto.url)
-        .credentials_provider(aws_sdk_sts::config::Credentials::new(
-            "testing", "testing", None, None, "test",
-        ))
-        .load()
-        .await
-}
 
 struct Seeder {
     s3: aws_sdk_s3::Client,
@@ -234,30 +134,7 @@ impl Seeder {
     }
 
     async fn versioned_objects(&self) {
-        use aws_sdk_s3::types::{BucketVersioningStatus, VersioningConfiguration};
-        self.s3
-            .put_bucket_versioning()
-            .bucket(BUCKET)
-            .versioning_configuration(
-                VersioningConfiguration::builder()
-                    .status(BucketVersioningStatus::Enabled)
-                    .build(),
-            )
-            .send()
-            .await
-            .expect("enable versioning");
-        for body in ["v1", "v2"] {
-            self.s3
-                .put_object()
-                .bucket(BUCKET)
-                .key("reports/2024.csv")
-                .body(aws_sdk_s3::primitives::ByteStream::from_static(
-                    body.as_bytes(),
-                ))
-                .send()
-                .await
-                .expect("put object");
-        }
+        versioned_objects(&self.s3, BUCKET).await;
     }
 }
 
@@ -344,7 +221,7 @@ fn check(name: &str, resolution: &Resolution, expect: &Expect) -> Vec<String> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn seed_scenarios_against_moto() {
     let moto = start_moto();
-    let seeding = seeding_config(&moto).await;
+    let seeding = seeding_config(&moto.url).await;
     let seeder = Seeder::new(&seeding);
     let dir = tempfile::tempdir().expect("tempdir");
     let state = state_with(
@@ -372,7 +249,7 @@ async fn seed_scenarios_against_moto() {
     let mut report = Vec::new();
 
     // (a) Seed example 2: nothing allows s3:ListBucket on the bucket.
-    reset(&moto).await;
+    moto_api(&moto, "/moto-api/reset").await;
     seeder.bucket().await;
     seeder.read_only_role().await;
     let implicit = resolve(common::seed2_context()).await;
@@ -424,7 +301,7 @@ async fn seed_scenarios_against_moto() {
     }
 
     // (b) The bucket policy denies listing to the role explicitly: fix the bucket policy, not the role.
-    reset(&moto).await;
+    moto_api(&moto, "/moto-api/reset").await;
     seeder.bucket().await;
     seeder.read_only_role().await;
     seeder.deny_listing_in_bucket_policy().await;
@@ -456,7 +333,7 @@ async fn seed_scenarios_against_moto() {
     ));
 
     // (c) Seed example 1: a versioned bucket with objects cannot be deleted.
-    reset(&moto).await;
+    moto_api(&moto, "/moto-api/reset").await;
     seeder.bucket().await;
     seeder.admin_role().await;
     seeder.versioned_objects().await;

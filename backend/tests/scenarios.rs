@@ -9,6 +9,7 @@
 mod common;
 
 use aws_config::{BehaviorVersion, Region, SdkConfig};
+use common::moto::{Moto, REGION, moto_api, seeding_config, start_moto, versioned_objects};
 use consoledx::{AppState, AwsReader, AwsSettings, Credentials};
 use consoledx_core::api::Resolution;
 use consoledx_core::{ErrorContext, KnowledgeBase, Redactor, Snapshot};
@@ -16,88 +17,11 @@ use consoledx_resolve::Facts;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
-use std::net::TcpStream;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::path::Path;
+use std::time::Duration;
 
 const ACCOUNT: &str = "123456789012";
 const BUCKET: &str = "my-bucket-123456";
-const REGION: &str = "us-west-2";
-
-struct Moto {
-    child: Child,
-    url: String,
-    recording: PathBuf,
-    _dir: tempfile::TempDir,
-}
-
-impl Drop for Moto {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn moto_binary() -> PathBuf {
-    if let Some(path) = std::env::var_os("MOTO_SERVER").filter(|p| !p.is_empty()) {
-        return PathBuf::from(path);
-    }
-    let venv = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../.venv/bin/moto_server");
-    if venv.is_file() {
-        return venv;
-    }
-    panic!("moto_server not found: set MOTO_SERVER or install moto[server] into ../.venv")
-}
-
-fn start_moto() -> Moto {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("a free port")
-        .port();
-    let dir = tempfile::tempdir().expect("tempdir");
-    let recording = dir.path().join("requests.jsonl");
-    let binary = moto_binary();
-    let child = Command::new(&binary)
-        .args(["-H", "127.0.0.1", "-p", &port.to_string()])
-        .env("MOTO_RECORDER_FILEPATH", &recording)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap_or_else(|err| panic!("cannot start {}: {err}", binary.display()));
-    let moto = Moto {
-        child,
-        url: format!("http://127.0.0.1:{port}"),
-        recording,
-        _dir: dir,
-    };
-    let started = Instant::now();
-    while TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(
-            started.elapsed() < Duration::from_secs(30),
-            "moto_server did not listen on port {port} within 30 s"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    moto
-}
-
-async fn moto_api(moto: &Moto, path: &str) {
-    use http_body_util::Empty;
-    use hyper_util::client::legacy::Client;
-    use hyper_util::rt::TokioExecutor;
-    let client: Client<_, Empty<axum::body::Bytes>> =
-        Client::builder(TokioExecutor::new()).build_http();
-    let request = axum::http::Request::post(format!("{}{path}", moto.url))
-        .body(Empty::new())
-        .expect("request builds");
-    let response = client.request(request).await.expect("moto answers");
-    assert!(
-        response.status().is_success(),
-        "{path}: {}",
-        response.status()
-    );
-}
 
 /// One request moto received, as its recorder wrote it.
 #[derive(Debug, Deserialize)]
@@ -156,24 +80,6 @@ async fn recorded(moto: &Moto) -> Vec<Recorded> {
         .filter(|line| !line.trim().is_empty())
         .map(|line| serde_json::from_str(line).expect("a recorded request"))
         .collect()
-}
-
-async fn seeding_config(url: &str) -> SdkConfig {
-    aws_config::defaults(BehaviorVersion::latest())
-        .http_client(
-            aws_smithy_http_client::Builder::new()
-                .tls_provider(aws_smithy_http_client::tls::Provider::Rustls(
-                    aws_smithy_http_client::tls::rustls_provider::CryptoMode::Ring,
-                ))
-                .build_https(),
-        )
-        .region(Region::new(REGION))
-        .endpoint_url(url)
-        .credentials_provider(aws_sdk_sts::config::Credentials::new(
-            "testing", "testing", None, None, "test",
-        ))
-        .load()
-        .await
 }
 
 struct Seeder {
@@ -334,30 +240,7 @@ impl Seeder {
     }
 
     async fn versioned_objects(&self) {
-        use aws_sdk_s3::types::{BucketVersioningStatus, VersioningConfiguration};
-        self.s3
-            .put_bucket_versioning()
-            .bucket(BUCKET)
-            .versioning_configuration(
-                VersioningConfiguration::builder()
-                    .status(BucketVersioningStatus::Enabled)
-                    .build(),
-            )
-            .send()
-            .await
-            .expect("enable versioning");
-        for body in ["v1", "v2"] {
-            self.s3
-                .put_object()
-                .bucket(BUCKET)
-                .key("reports/2024.csv")
-                .body(aws_sdk_s3::primitives::ByteStream::from_static(
-                    body.as_bytes(),
-                ))
-                .send()
-                .await
-                .expect("put object");
-        }
+        versioned_objects(&self.s3, BUCKET).await;
     }
 }
 

@@ -118,3 +118,4 @@ pub fn seed2_context() -> consoledx_core::ErrorContext {
         &consoledx_core::Redactor::default(),
     )
 }
+pub mod moto;
