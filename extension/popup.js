@@ -1,24 +1,84 @@
-// Toolbar popup: is the backend reachable, and which profile answers.
-// The check is the core's, through the service worker, like the options page's.
+// Toolbar popup: is the backend reachable, and which profile answers. Profiles
+// are listed and switched here (the core's checks, through profiles.js); the
+// backend check goes through the service worker like the options page's.
+import { profileRequest } from './profiles.js';
+
 const api = globalThis.browser ?? globalThis.chrome;
 const backend = document.getElementById('backend');
-const profile = document.getElementById('profile');
+const fieldset = document.getElementById('profiles');
+const list = document.getElementById('profile-list');
+const noProfiles = document.getElementById('profile');
+const profileStatus = document.getElementById('profile-status');
 
-async function check() {
-  backend.textContent = 'Checking…';
-  backend.className = '';
+async function ask(message) {
   try {
-    const reply = await api.runtime.sendMessage({ type: 'TestConnection' });
-    backend.textContent = reply.detail ?? reply.message;
-    backend.className = reply.ok ? 'ok' : 'error';
+    return await api.runtime.sendMessage(message);
   } catch (error) {
-    backend.textContent = `The consoledx service worker did not answer: ${error.message ?? error}`;
-    backend.className = 'error';
+    return { type: 'Error', message: `The consoledx service worker did not answer: ${error.message ?? error}` };
   }
-  const stored = await api.storage.sync.get(['profile']);
-  profile.textContent = stored.profile || 'Default (built-in knowledge base)';
 }
 
-document.getElementById('recheck').addEventListener('click', check);
+async function checkBackend() {
+  backend.textContent = 'Checking…';
+  backend.className = '';
+  const reply = await ask({ type: 'TestConnection' });
+  backend.textContent = reply.detail ?? reply.message;
+  backend.className = reply.ok ? 'ok' : 'error';
+}
+
+function say(text, isError = false) {
+  profileStatus.textContent = text;
+  profileStatus.className = isError ? 'error' : '';
+}
+
+function render(set) {
+  list.replaceChildren();
+  const profiles = set.profiles ?? [];
+  fieldset.hidden = profiles.length === 0;
+  noProfiles.textContent = profiles.length === 0
+    ? 'No profiles: diagnoses go to the backend set on the options page.'
+    : '';
+  const active = set.active ?? profiles[0]?.id;
+  const sources = new Map((set.identitySources ?? []).map((source) => [source.id, source]));
+  for (const profile of profiles) {
+    const label = document.createElement('label');
+    label.className = 'choice';
+    const input = document.createElement('input');
+    input.type = 'radio';
+    input.name = 'profile';
+    input.value = profile.id;
+    input.checked = profile.id === active;
+    input.addEventListener('change', () => switchTo(profile.id));
+    const text = document.createElement('span');
+    const source = sources.get(profile.identitySource);
+    text.textContent = `${profile.name} — ${profile.region}${source ? ` · ${source.name}` : ''}`;
+    label.append(input, text);
+    list.append(label);
+  }
+}
+
+async function loadProfiles() {
+  const reply = await profileRequest({ type: 'ListProfiles' });
+  if (reply.type === 'Profiles') render(reply.set);
+  else say(reply.message, true);
+}
+
+async function switchTo(id) {
+  const reply = await profileRequest({ type: 'SwitchProfile', id });
+  if (reply.type !== 'Profiles') {
+    say(reply.message, true);
+    return loadProfiles();
+  }
+  render(reply.set);
+  const profile = reply.set.profiles.find((p) => p.id === id);
+  const signIn = reply.switched?.signIn;
+  say(signIn
+    ? `${profile.name} is active. It needs a sign-in to ${signIn.name} (${signIn.issuer}); until then its backend may refuse requests.`
+    : `${profile.name} is active.`);
+  checkBackend();
+}
+
+document.getElementById('recheck').addEventListener('click', checkBackend);
 document.getElementById('open-options').addEventListener('click', () => api.runtime.openOptionsPage());
-check();
+checkBackend();
+loadProfiles().then(() => { document.body.dataset.ready = 'true'; });

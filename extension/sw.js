@@ -7,9 +7,13 @@ const api = globalThis.browser ?? globalThis.chrome;
 const core = init({ module_or_path: new URL('./pkg/consoledx_wasm_bg.wasm', import.meta.url) }).then(() => new Core());
 
 async function settings() {
-  const stored = await api.storage.sync.get(['backendUrl', 'redactionPatterns', 'accessToken']);
+  const stored = await api.storage.sync.get(['backendUrl', 'redactionPatterns', 'accessToken', 'activeProfile']);
+  // The active profile (checked when the pages stored it) picks the backend;
+  // without one, the options page's URL does.
+  const { activeProfile, ...settings } = stored;
+  if (typeof activeProfile?.backendUrl === 'string') settings.backendUrl = activeProfile.backendUrl;
   // A cleared token is stored as null; the core wants it absent.
-  return Object.fromEntries(Object.entries(stored).filter(([, value]) => value != null));
+  return Object.fromEntries(Object.entries(settings).filter(([, value]) => value != null));
 }
 
 api.runtime.onMessage.addListener((message, _sender, sendResponse) => {

@@ -1,6 +1,7 @@
 //! consoledx's backend: the HTTP API (analyze, resolve, feedback), the
 //! SQLite store and the AWS reads behind "Help me resolve".
 
+pub mod auth;
 pub mod aws;
 pub mod eval;
 pub mod feedback;
@@ -61,6 +62,8 @@ pub enum StartError {
 #[derive(Clone, Debug)]
 pub struct AppState {
     inner: Arc<Inner>,
+    /// Bearer-token validation; `None` (no --auth-config) serves everyone, as for local use.
+    auth: Option<Arc<auth::Authenticator>>,
 }
 
 #[derive(Debug)]
@@ -87,7 +90,18 @@ impl AppState {
                 aws,
                 model,
             }),
+            auth: None,
         })
+    }
+
+    /// The same state, requiring a valid bearer token on `/v1/*`.
+    pub fn with_authenticator(mut self, authenticator: auth::Authenticator) -> AppState {
+        self.auth = Some(Arc::new(authenticator));
+        self
+    }
+
+    pub fn authenticator(&self) -> Option<&auth::Authenticator> {
+        self.auth.as_deref()
     }
 
     pub fn knowledge(&self) -> &KnowledgeBase {
@@ -108,6 +122,8 @@ pub enum ApiError {
     NotFound(String),
     #[error("internal error")]
     Internal(String),
+    #[error("{0}")]
+    Unauthorized(auth::Rejection),
 }
 
 impl ApiError {
@@ -151,6 +167,9 @@ impl From<StoreError> for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
+        if let ApiError::Unauthorized(rejection) = self {
+            return rejection.into_response();
+        }
         let status = match &self {
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
             ApiError::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
@@ -160,6 +179,7 @@ impl IntoResponse for ApiError {
                 tracing::error!(%detail, "internal error");
                 StatusCode::INTERNAL_SERVER_ERROR
             }
+            ApiError::Unauthorized(rejection) => rejection.status(),
         };
         let body = ErrorBody {
             error: self.to_string(),
@@ -195,7 +215,8 @@ pub fn app(state: AppState) -> Router {
             },
         ))
         .allow_methods([Method::GET, Method::POST])
-        .allow_headers([header::CONTENT_TYPE])
+        .allow_headers([header::CONTENT_TYPE, header::AUTHORIZATION])
+        .expose_headers([header::WWW_AUTHENTICATE])
         .max_age(Duration::from_secs(600));
     Router::new()
         .route("/healthz", get(get_health))
@@ -205,8 +226,13 @@ pub fn app(state: AppState) -> Router {
         .route("/v1/feedback/summary", get(feedback::get_summary))
         .route("/ui/feedback", get(feedback::get_page))
         .route("/v1/diagnoses/{id}", get(get_diagnosis))
+        .route("/v1/whoami", get(auth::get_whoami))
         .fallback(fallback_route)
         .method_not_allowed_fallback(fallback_method)
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            auth::require_caller,
+        ))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .layer(cors)
         .layer(CatchPanicLayer::custom(panic_response))

@@ -43,6 +43,12 @@ enum Command {
         /// using the standard credential chain; reads still never exceed the signed-in user's permissions.
         #[arg(long, env = "CONSOLEDX_ASSUME_ROLE_ARN")]
         assume_role_arn: Option<String>,
+        /// Read the organization's OU path and SCPs as this role in the
+        /// management account (or a delegated administrator): member accounts
+        /// cannot. Users then see the SCPs that deny them, also where their own
+        /// account could not read them.
+        #[arg(long, env = "CONSOLEDX_ORGANIZATIONS_ROLE_ARN")]
+        organizations_role_arn: Option<String>,
         /// OpenAI-compatible base URL of a model that phrases errors no rule matched
         /// (e.g. http://127.0.0.1:11434/v1); off when absent.
         #[arg(long)]
@@ -56,6 +62,10 @@ enum Command {
         /// Time budget of one model call; past it the deterministic analysis is returned.
         #[arg(long, default_value_t = 4000)]
         model_timeout_ms: u64,
+        /// TOML file of trusted OpenID issuers (see README, "Sign-in"); every /v1/* route then
+        /// needs a valid bearer token. Without it the backend serves everyone (local use).
+        #[arg(long, env = "CONSOLEDX_AUTH_CONFIG")]
+        auth_config: Option<PathBuf>,
     },
     /// Analyze one error message as the extension would, without a server.
     Analyze {
@@ -214,15 +224,27 @@ fn main() -> ExitCode {
             resolve_deadline_ms,
             read_timeout_ms,
             assume_role_arn,
+            organizations_role_arn,
             model_url,
             model_name,
             model_api_key_env,
             model_timeout_ms,
+            auth_config,
         } => model_settings(model_url, model_name, model_api_key_env, model_timeout_ms)
-            .and_then(|model| Ok((model, read_credentials(assume_role_arn)?)))
+            .and_then(|model| {
+                Ok((
+                    model,
+                    read_credentials(assume_role_arn, organizations_role_arn)?,
+                ))
+            })
             .and_then(|(model, credentials)| {
+                let auth = auth_config
+                    .map(|path| consoledx::auth::AuthConfig::load(&path))
+                    .transpose()
+                    .map_err(|e| Failure::BadInput(e.to_string()))?;
                 serve(
                     addr,
+                    auth,
                     Config {
                         data_dir,
                         aws: AwsSettings {
@@ -455,11 +477,26 @@ fn eval_new(
     Ok(())
 }
 
-/// The backend's read credentials: the standard chain, or a role assumed with it.
-fn read_credentials(assume_role_arn: Option<String>) -> Result<Credentials, Failure> {
-    let Some(role_arn) = assume_role_arn.filter(|arn| !arn.is_empty()) else {
-        return Ok(Credentials::DefaultChain);
+/// The backend's read credentials: the standard chain, or a role assumed with
+/// it; Organizations optionally through a role in the management account.
+fn read_credentials(
+    assume_role_arn: Option<String>,
+    organizations_role_arn: Option<String>,
+) -> Result<Credentials, Failure> {
+    let account = match assume_role_arn.filter(|arn| !arn.is_empty()) {
+        None => Credentials::DefaultChain,
+        Some(role_arn) => assumed_role("--assume-role-arn", role_arn)?,
     };
+    match organizations_role_arn.filter(|arn| !arn.is_empty()) {
+        None => Ok(account),
+        Some(role_arn) => Ok(Credentials::WithOrganizations {
+            account: Box::new(account),
+            organizations: Box::new(assumed_role("--organizations-role-arn", role_arn)?),
+        }),
+    }
+}
+
+fn assumed_role(flag: &str, role_arn: String) -> Result<Credentials, Failure> {
     let parts: Vec<&str> = role_arn.splitn(6, ':').collect();
     let well_formed = parts.len() == 6
         && parts[0] == "arn"
@@ -472,7 +509,7 @@ fn read_credentials(assume_role_arn: Option<String>) -> Result<Credentials, Fail
         && parts[5].len() > "role/".len();
     if !well_formed {
         return Err(Failure::BadInput(format!(
-            "--assume-role-arn {role_arn}: expected a role ARN like arn:aws:iam::123456789012:role/consoledx-read"
+            "{flag} {role_arn}: expected a role ARN like arn:aws:iam::123456789012:role/consoledx-read"
         )));
     }
     Ok(Credentials::AssumeRole {
@@ -527,7 +564,11 @@ fn model_settings(
     Ok(Some(settings))
 }
 
-fn serve(addr: SocketAddr, config: Config) -> Result<(), Failure> {
+fn serve(
+    addr: SocketAddr,
+    auth: Option<consoledx::auth::AuthConfig>,
+    config: Config,
+) -> Result<(), Failure> {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
@@ -541,9 +582,12 @@ fn serve(addr: SocketAddr, config: Config) -> Result<(), Failure> {
         .build()
         .map_err(|e| Failure::Internal(format!("cannot start runtime: {e}")))?;
     runtime.block_on(async move {
-        let state = AppState::open(&config)
+        let mut state = AppState::open(&config)
             .await
             .map_err(|e| Failure::Internal(e.to_string()))?;
+        if let Some(auth) = auth {
+            state = state.with_authenticator(consoledx::auth::Authenticator::new(auth));
+        }
         let listener = tokio::net::TcpListener::bind(addr)
             .await
             .map_err(|e| Failure::Internal(format!("cannot listen on {addr}: {e}")))?;

@@ -107,7 +107,7 @@ pub struct ChatMessage {
     pub content: String,
 }
 
-type HttpsClient = Client<HttpsConnector<HttpConnector>, Full<Bytes>>;
+pub(crate) type HttpsClient = Client<HttpsConnector<HttpConnector>, Full<Bytes>>;
 
 /// A chat-completions client; cheap to share behind the app state.
 #[derive(Clone)]
@@ -209,7 +209,8 @@ impl ModelClient {
     }
 }
 
-fn error_chain(error: &dyn std::error::Error) -> String {
+/// An error with its causes, as one line: hyper's own message alone says little.
+pub(crate) fn error_chain(error: &dyn std::error::Error) -> String {
     let mut text = error.to_string();
     let mut source = error.source();
     while let Some(cause) = source {
@@ -239,15 +240,17 @@ fn chat_completions_uri(base_url: &str) -> Result<Uri, ModelError> {
     endpoint.parse::<Uri>().map_err(|e| bad(&e.to_string()))
 }
 
-fn https_client() -> HttpsClient {
+/// The backend's one outbound HTTP client (model calls, OpenID discovery,
+/// JWKS, introspection): hyper + rustls with ring and the system's CA roots.
+pub(crate) fn https_client() -> HttpsClient {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let builder = match hyper_rustls::HttpsConnectorBuilder::new()
         .with_provider_and_native_roots(provider.clone())
     {
         Ok(builder) => builder,
         Err(err) => {
-            // A container without CA certificates can still reach a model over plain http.
-            tracing::warn!(error = %err, "no native CA roots: https model URLs will fail");
+            // A container without CA certificates can still reach loopback services over plain http.
+            tracing::warn!(error = %err, "no native CA roots: https model and issuer URLs will fail");
             let config = rustls::ClientConfig::builder_with_provider(provider)
                 .with_safe_default_protocol_versions()
                 .map(|builder| {

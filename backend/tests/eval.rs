@@ -42,27 +42,35 @@ fn every_record_loads_and_names_a_known_class() {
         }
     }
     let services: BTreeSet<&str> = records.iter().map(|r| r.service.as_str()).collect();
-    assert!(records.len() >= 40, "only {} records", records.len());
+    assert!(records.len() >= 80, "only {} records", records.len());
     assert!(services.len() >= 10, "only services {services:?}");
-    let policy_types: BTreeSet<String> = records
+    let denials: BTreeSet<String> = records
         .iter()
-        .filter_map(|r| r.expect.access_denied.as_ref()?.policy_type)
-        .map(|t| format!("{t:?}"))
+        .filter_map(|r| {
+            let denied = r.expect.access_denied.as_ref()?;
+            Some(format!("{:?} {:?}", denied.policy_type?, denied.deny))
+        })
         .collect();
+    // Both wordings wherever AWS has both. RCPs can only deny (an RCP's only
+    // Allow is RCPFullAWSAccess); an AssumeRole that the trust policy merely
+    // fails to allow names no policy type, so a trust policy appears only as an explicit deny.
     for wanted in [
-        "Identity",
-        "Resource",
-        "Scp",
-        "Rcp",
-        "PermissionsBoundary",
-        "Session",
-        "VpcEndpoint",
-        "Trust",
+        "Identity Implicit",
+        "Identity Explicit",
+        "Resource Implicit",
+        "Resource Explicit",
+        "Scp Implicit",
+        "Scp Explicit",
+        "Rcp Explicit",
+        "PermissionsBoundary Implicit",
+        "PermissionsBoundary Explicit",
+        "Session Implicit",
+        "Session Explicit",
+        "VpcEndpoint Implicit",
+        "VpcEndpoint Explicit",
+        "Trust Explicit",
     ] {
-        assert!(
-            policy_types.contains(wanted),
-            "no record denies through {wanted}"
-        );
+        assert!(denials.contains(wanted), "no record denies by {wanted}");
     }
 }
 
@@ -233,29 +241,115 @@ async fn fast_subset_against_moto_holds_the_baseline() {
     load_baseline(&out.path().join("results.json")).expect("results.json is a valid baseline");
 }
 
+#[derive(Deserialize)]
+struct ScaffoldCase {
+    name: String,
+    url: String,
+    message: String,
+    role: String,
+    account: String,
+    expect: Value,
+}
+
+/// `consoledx eval new`: each real error becomes a loadable record marked for
+/// review, its identifiers templated and its expectations pre-filled.
 #[test]
-fn scaffolded_records_template_their_identifiers_and_load() {
-    let out = tempfile::tempdir().expect("temp dir");
-    let path = consoledx::eval::scaffold(
-        "https://s3.console.aws.amazon.com/s3/buckets/acme-logs-2207?region=eu-west-1",
-        "User: arn:aws:sts::123456789012:assumed-role/ReadOnly/alice is not authorized to perform: s3:ListBucket on resource: \"arn:aws:s3:::acme-logs-2207\" because no identity-based policy allows the s3:ListBucket action",
-        "ReadOnly/alice",
-        "123456789012",
-        out.path(),
-    )
-    .unwrap_or_else(|e| panic!("{e}"));
-    let record = load_record(&path).unwrap_or_else(|e| panic!("{e}"));
-    assert!(record.review, "a scaffold must be marked for review");
-    assert!(record.url.contains("{{s3_bucket_name}}"), "{}", record.url);
-    assert!(
-        !record.message.contains("acme-logs-2207"),
-        "{}",
-        record.message
-    );
-    assert_eq!(
-        record.variables.get("s3_bucket_name").map(String::as_str),
-        Some("acme-logs-2207")
-    );
-    let rendered = record.rendered().expect("renders");
-    assert!(rendered.message.contains("arn:aws:s3:::acme-logs-2207"));
+fn scaffolded_records_template_their_identifiers_and_prefill_expectations() {
+    let text = std::fs::read_to_string(data("scaffold.json")).expect("scaffold.json");
+    let cases: Vec<ScaffoldCase> = serde_json::from_str(&text).expect("scaffold.json parses");
+    assert!(!cases.is_empty());
+    let mut failures = Vec::new();
+    for case in &cases {
+        let out = tempfile::tempdir().expect("temp dir");
+        let path = match consoledx::eval::scaffold(
+            &case.url,
+            &case.message,
+            &case.role,
+            &case.account,
+            out.path(),
+        ) {
+            Ok(path) => path,
+            Err(err) => {
+                failures.push(format!("{}: {err}", case.name));
+                continue;
+            }
+        };
+        let written = std::fs::read_to_string(&path).expect("scaffold written");
+        let record = match load_record(&path) {
+            Ok(record) => record,
+            Err(err) => {
+                failures.push(format!("{}: does not load: {err}", case.name));
+                continue;
+            }
+        };
+        let rendered = record.rendered().expect("renders");
+        let want = &case.expect;
+        let mut check = |what: &str, ok: bool| {
+            if !ok {
+                failures.push(format!("{}: {what}\n{written}", case.name));
+            }
+        };
+        check("review must be true", record.review);
+        check(
+            "the REVIEW comment is missing",
+            written.contains("# REVIEW:"),
+        );
+        check(
+            "rendering must give back the message and URL",
+            rendered.message == case.message && rendered.url == case.url,
+        );
+        for (key, value) in want["variables"].as_object().into_iter().flatten() {
+            check(
+                &format!("variable {key}"),
+                record.variables.get(key).map(String::as_str) == value.as_str(),
+            );
+        }
+        for text in want["absent_from_message"].as_array().into_iter().flatten() {
+            let text = text.as_str().unwrap_or_default();
+            check(
+                &format!("message still holds {text}"),
+                !record.message.contains(text),
+            );
+        }
+        check(
+            "code",
+            record.expect.code.as_deref() == want["code"].as_str(),
+        );
+        check(
+            "class",
+            record.expect.class.as_deref() == want["class"].as_str(),
+        );
+        check(
+            "access_denied",
+            serde_json::to_value(&record.expect.access_denied)
+                .ok()
+                .as_ref()
+                == Some(&want["access_denied"]),
+        );
+        check(
+            "facts",
+            serde_json::to_value(&record.expect.facts).ok().as_ref() == Some(&want["facts"]),
+        );
+        let steps: Vec<Value> = record
+            .expect
+            .steps
+            .iter()
+            .map(|step| {
+                let mut value = json!({
+                    "action": step.action,
+                    "resource": step.resource,
+                    "where": step.place.as_str(),
+                });
+                if let Some(on) = &step.on {
+                    value["on"] = json!(on);
+                }
+                value
+            })
+            .collect();
+        check(
+            &format!("steps {steps:?}"),
+            Value::Array(steps.clone()) == want["steps"],
+        );
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
 }

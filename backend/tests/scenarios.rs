@@ -9,7 +9,10 @@
 mod common;
 
 use aws_config::{BehaviorVersion, Region, SdkConfig};
-use common::moto::{Moto, REGION, moto_api, seeding_config, start_moto, versioned_objects};
+use common::moto::{
+    Moto, REGION, config_with_credentials, moto_api, moto_send, seeding_config, start_moto,
+    versioned_objects,
+};
 use consoledx::{AppState, AwsReader, AwsSettings, Credentials};
 use consoledx_core::api::Resolution;
 use consoledx_core::{ErrorContext, KnowledgeBase, Redactor, Snapshot};
@@ -686,6 +689,412 @@ async fn scenarios_against_moto() {
         .collect();
     let (resolution, requests) = h.resolve(&context, Facts::default()).await;
     report.extend(check("ec2_subnet_other_vpc", &resolution, &requests, &ids));
+
+    assert!(
+        report.is_empty(),
+        "{} failure(s):\n{}",
+        report.len(),
+        report.join("\n")
+    );
+}
+
+/// The account's Block Public Access settings, through S3 Control's REST path on moto.
+async fn account_public_access_block(
+    moto: &Moto,
+    account: &str,
+    block_public_policy: bool,
+    block_public_acls: bool,
+) {
+    let body = format!(
+        r#"<PublicAccessBlockConfiguration xmlns="http://awss3control.amazonaws.com/doc/2018-08-20/"><BlockPublicAcls>{block_public_acls}</BlockPublicAcls><IgnorePublicAcls>false</IgnorePublicAcls><BlockPublicPolicy>{block_public_policy}</BlockPublicPolicy><RestrictPublicBuckets>false</RestrictPublicBuckets></PublicAccessBlockConfiguration>"#
+    );
+    moto_send(
+        moto,
+        "PUT",
+        "/v20180820/configuration/publicAccessBlock",
+        &[
+            ("x-amz-account-id", account),
+            (
+                "authorization",
+                "AWS4-HMAC-SHA256 Credential=testing/20260101/us-west-2/s3/aws4_request, SignedHeaders=host, Signature=0",
+            ),
+        ],
+        body,
+    )
+    .await;
+}
+
+async fn bucket_public_access_block(s3: &aws_sdk_s3::Client, block_public_policy: bool) {
+    use aws_sdk_s3::types::PublicAccessBlockConfiguration;
+    s3.put_public_access_block()
+        .bucket(BUCKET)
+        .public_access_block_configuration(
+            PublicAccessBlockConfiguration::builder()
+                .block_public_acls(true)
+                .ignore_public_acls(true)
+                .block_public_policy(block_public_policy)
+                .restrict_public_buckets(true)
+                .build(),
+        )
+        .send()
+        .await
+        .expect("put public access block");
+}
+
+async fn object_ownership(s3: &aws_sdk_s3::Client, ownership: aws_sdk_s3::types::ObjectOwnership) {
+    use aws_sdk_s3::types::{OwnershipControls, OwnershipControlsRule};
+    s3.put_bucket_ownership_controls()
+        .bucket(BUCKET)
+        .ownership_controls(
+            OwnershipControls::builder()
+                .rules(
+                    OwnershipControlsRule::builder()
+                        .object_ownership(ownership)
+                        .build()
+                        .expect("rule"),
+                )
+                .build()
+                .expect("controls"),
+        )
+        .send()
+        .await
+        .expect("put ownership controls");
+}
+
+const BPA_POLICY_URL: &str = "https://s3.console.aws.amazon.com/s3/bucket/my-bucket-123456/property/policy/edit?region=us-west-2";
+const BPA_POLICY_MESSAGE: &str = "User: arn:aws:sts::123456789012:assumed-role/Admin/alice is not authorized to perform: s3:PutBucketPolicy on resource: \"arn:aws:s3:::my-bucket-123456\" because public policies are blocked by the BlockPublicPolicy block public access setting.";
+
+/// Block Public Access and Object Ownership as the cause (moto stores the
+/// settings but does not enforce them: the error comes from the console
+/// message), and reads refused by an SCP or a bucket policy never sent.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn public_access_and_policy_gates_against_moto() {
+    use aws_sdk_s3::types::ObjectOwnership;
+    let h = Harness::new(static_keys()).await;
+    let mut report = Vec::new();
+    let no_ids = BTreeMap::new();
+    let public_policy = json!({"Version": "2012-10-17", "Statement": [{"Sid": "PublicRead", "Effect": "Allow",
+        "Principal": "*", "Action": "s3:GetObject", "Resource": format!("arn:aws:s3:::{BUCKET}/*")}]});
+
+    // A public bucket policy refused by BlockPublicPolicy on the account (S3 Control) and the bucket.
+    h.reset().await;
+    h.seeder.bucket().await;
+    h.seeder.admin_role().await;
+    bucket_public_access_block(&h.seeder.s3, true).await;
+    account_public_access_block(&h.moto, ACCOUNT, true, false).await;
+    // moto accepts it; real S3 answers with the message below.
+    let _ = h
+        .seeder
+        .s3
+        .put_bucket_policy()
+        .bucket(BUCKET)
+        .policy(public_policy.to_string())
+        .send()
+        .await;
+    let context = interpret(BPA_POLICY_URL, BPA_POLICY_MESSAGE, "Admin");
+    let (resolution, requests) = h.resolve(&context, Facts::default()).await;
+    report.extend(check("bpa_public_policy", &resolution, &requests, &no_ids));
+
+    // Only the bucket blocks public policies: the account step is not offered.
+    h.reset().await;
+    h.seeder.bucket().await;
+    h.seeder.admin_role().await;
+    bucket_public_access_block(&h.seeder.s3, true).await;
+    account_public_access_block(&h.moto, ACCOUNT, false, false).await;
+    let (resolution, requests) = h.resolve(&context, Facts::default()).await;
+    report.extend(check(
+        "bpa_public_policy_bucket_only",
+        &resolution,
+        &requests,
+        &no_ids,
+    ));
+
+    // A read that moto answers with an error: the bucket is gone, the account's settings
+    // are still read, and the answer says exactly which reads failed and why.
+    h.reset().await;
+    h.seeder.admin_role().await;
+    account_public_access_block(&h.moto, ACCOUNT, true, false).await;
+    let gone = interpret(
+        &BPA_POLICY_URL.replace(BUCKET, "gone-bucket-123456"),
+        &BPA_POLICY_MESSAGE.replace(BUCKET, "gone-bucket-123456"),
+        "Admin",
+    );
+    let (resolution, requests) = h.resolve(&gone, Facts::default()).await;
+    report.extend(check(
+        "bpa_bucket_read_fails",
+        &resolution,
+        &requests,
+        &no_ids,
+    ));
+
+    // An ACL on a bucket whose ACLs are disabled (BucketOwnerEnforced).
+    h.reset().await;
+    h.seeder.bucket().await;
+    h.seeder.admin_role().await;
+    object_ownership(&h.seeder.s3, ObjectOwnership::BucketOwnerEnforced).await;
+    bucket_public_access_block(&h.seeder.s3, true).await;
+    let context = interpret(
+        "https://s3.console.aws.amazon.com/s3/buckets/my-bucket-123456?region=us-west-2&bucketType=general&tab=objects",
+        "Failed to edit access control list. AccessControlListNotSupported: The bucket does not allow ACLs",
+        "Admin",
+    );
+    let (resolution, requests) = h.resolve(&context, Facts::default()).await;
+    report.extend(check("acl_not_supported", &resolution, &requests, &no_ids));
+
+    // SCPs given as input deny reading bucket policies: the read is never sent.
+    h.reset().await;
+    h.seeder.bucket().await;
+    h.seeder.read_only_role(None).await;
+    h.seeder.may_read_bucket_policy("ReadOnly").await;
+    let seed2 = interpret(SEED2_URL, SEED2_MESSAGE, "ReadOnly");
+    let full = json!({"id": "p-FullAWSAccess", "document": {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}});
+    let given = Facts {
+        service_control_policies: consoledx_resolve::Outcome::Ok(
+            serde_json::from_value(json!([
+                {"target": "r-ab12", "policies": [full]},
+                {"target": "ou-ab12-aaaaaaaa", "policies": [full, {"id": "p-denyread1", "document": {"Version": "2012-10-17", "Statement": [
+                    {"Sid": "NoPolicyReads", "Effect": "Deny", "Action": "s3:GetBucketPolicy", "Resource": "*"}]}}]},
+                {"target": ACCOUNT, "policies": [full]}
+            ]))
+            .expect("SCP levels"),
+        ),
+        ..Facts::default()
+    };
+    let (resolution, requests) = h.resolve(&seed2, given).await;
+    report.extend(check(
+        "read_refused_by_scp",
+        &resolution,
+        &requests,
+        &no_ids,
+    ));
+
+    // A bucket policy already read denies reading versioning: that read is never sent, the rest is.
+    h.reset().await;
+    h.seeder.bucket().await;
+    h.seeder.admin_role().await;
+    h.seeder.versioned_objects().await;
+    let given = Facts {
+        bucket_policy: consoledx_resolve::Outcome::Ok(Some(consoledx_policy::NamedPolicy {
+            id: format!("bucket policy of {BUCKET}"),
+            document: json!({"Version": "2012-10-17", "Statement": [{"Sid": "HideVersioning", "Effect": "Deny", "Principal": "*",
+                "Action": "s3:GetBucketVersioning", "Resource": format!("arn:aws:s3:::{BUCKET}")}]}),
+        })),
+        ..Facts::default()
+    };
+    let context = interpret(
+        "https://s3.console.aws.amazon.com/s3/bucket/my-bucket-123456/delete?region=us-west-2",
+        "Failed to delete bucket my-bucket-123456. This bucket is not empty. Buckets must be empty before they can be deleted.",
+        "Admin",
+    );
+    let (resolution, requests) = h.resolve(&context, given).await;
+    report.extend(check(
+        "read_refused_by_bucket_policy",
+        &resolution,
+        &requests,
+        &no_ids,
+    ));
+
+    assert!(
+        report.is_empty(),
+        "{} failure(s):\n{}",
+        report.len(),
+        report.join("\n")
+    );
+}
+
+/// An SDK configuration signing as `account` (moto switches accounts on AssumeRole).
+async fn config_in(url: &str, account: &str) -> SdkConfig {
+    let sts = aws_sdk_sts::Client::new(&seeding_config(url).await);
+    let out = sts
+        .assume_role()
+        .role_arn(format!("arn:aws:iam::{account}:role/seeder"))
+        .role_session_name("seeder")
+        .send()
+        .await
+        .expect("assume role in the member account");
+    let keys = out.credentials().expect("credentials");
+    config_with_credentials(
+        url,
+        aws_sdk_sts::config::Credentials::new(
+            keys.access_key_id(),
+            keys.secret_access_key(),
+            Some(keys.session_token().to_string()),
+            None,
+            "member",
+        ),
+    )
+    .await
+}
+
+/// The organization: root → ou-a → ou-b → the member account; returns (member, ou-a, ou-b).
+async fn organization(org: &aws_sdk_organizations::Client) -> (String, String, String) {
+    org.create_organization()
+        .feature_set(aws_sdk_organizations::types::OrganizationFeatureSet::All)
+        .send()
+        .await
+        .expect("create organization");
+    let roots = org.list_roots().send().await.expect("list roots");
+    let root = roots
+        .roots()
+        .first()
+        .and_then(|r| r.id())
+        .expect("root")
+        .to_string();
+    let ou = |parent: String, name: &'static str| async move {
+        org.create_organizational_unit()
+            .parent_id(parent)
+            .name(name)
+            .send()
+            .await
+            .expect("create OU")
+            .organizational_unit()
+            .and_then(|ou| ou.id())
+            .expect("OU id")
+            .to_string()
+    };
+    let ou_a = ou(root.clone(), "a").await;
+    let ou_b = ou(ou_a.clone(), "b").await;
+    let created = org
+        .create_account()
+        .account_name("workloads")
+        .email("workloads@example.com")
+        .send()
+        .await
+        .expect("create account");
+    let member = created
+        .create_account_status()
+        .and_then(|s| s.account_id())
+        .expect("account id")
+        .to_string();
+    org.move_account()
+        .account_id(&member)
+        .source_parent_id(&root)
+        .destination_parent_id(&ou_b)
+        .send()
+        .await
+        .expect("move account");
+    (member, ou_a, ou_b)
+}
+
+/// SCPs read from moto's Organizations along root → ou-a → ou-b → account,
+/// through a role in the management account, while the account's own state
+/// is read through a role in the member account.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scps_along_the_ou_path() {
+    let moto = start_moto();
+    let management = seeding_config(&moto.url).await;
+    let org = aws_sdk_organizations::Client::new(&management);
+    let (member, ou_a, ou_b) = organization(&org).await;
+    let deny = org
+        .create_policy()
+        .name("NoS3Listing")
+        .description("no listing")
+        .r#type(aws_sdk_organizations::types::PolicyType::ServiceControlPolicy)
+        .content(json!({"Version": "2012-10-17", "Statement": [{"Sid": "DenyS3Listing", "Effect": "Deny", "Action": "s3:ListBucket", "Resource": "*"}]}).to_string())
+        .send()
+        .await
+        .expect("create SCP");
+    let deny_id = deny
+        .policy()
+        .and_then(|p| p.policy_summary())
+        .and_then(|s| s.id())
+        .expect("policy id")
+        .to_string();
+    org.attach_policy()
+        .policy_id(&deny_id)
+        .target_id(&ou_a)
+        .send()
+        .await
+        .expect("attach SCP");
+
+    let seeder = Seeder::new(&config_in(&moto.url, &member).await);
+    seeder.bucket().await;
+    seeder.read_only_role(None).await;
+    seeder.may_read_bucket_policy("ReadOnly").await;
+    seeder
+        .inline("ReadOnly", "ListIt", json!([{"Effect": "Allow", "Action": "s3:ListBucket", "Resource": format!("arn:aws:s3:::{BUCKET}")}]))
+        .await;
+    seeder
+        .inline("ReadOnly", "ReadOrganization", json!([{"Effect": "Allow", "Action": ["organizations:Describe*", "organizations:List*"], "Resource": "*"}]))
+        .await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let state = common::state_with(
+        dir.path(),
+        AwsSettings {
+            endpoint_url: Some(moto.url.clone()),
+            credentials: Credentials::WithOrganizations {
+                account: Box::new(Credentials::AssumeRole {
+                    role_arn: format!("arn:aws:iam::{member}:role/consoledx-read"),
+                    session_name: "consoledx".into(),
+                    source: Box::new(static_keys()),
+                }),
+                organizations: Box::new(static_keys()),
+            },
+            region: Some(REGION.into()),
+            ..AwsSettings::default()
+        },
+    )
+    .await;
+    let grouped = format!("{}-{}-{}", &member[..4], &member[4..8], &member[8..]);
+    let context = |message: String| {
+        let mut context = consoledx_core::interpret(
+            &Snapshot {
+                url: SEED2_URL.into(),
+                content: message,
+                nav_user_label: Some("ReadOnly/alice".into()),
+                nav_user_title: Some(format!("ReadOnly/alice @ {grouped}")),
+                ..Default::default()
+            },
+            &Redactor::default(),
+        );
+        consoledx_core::extract::complete(&mut context);
+        context
+    };
+    let ids = BTreeMap::from([
+        ("member".to_string(), member.clone()),
+        ("ou_a".to_string(), ou_a.clone()),
+        ("ou_b".to_string(), ou_b.clone()),
+        ("deny".to_string(), deny_id.clone()),
+    ]);
+    let mut report = Vec::new();
+
+    let explicit = context(format!(
+        "User: arn:aws:sts::{member}:assumed-role/ReadOnly/alice is not authorized to perform: s3:ListBucket on resource: arn:aws:s3:::{BUCKET} with an explicit deny in a service control policy"
+    ));
+    moto_api(&moto, "/moto-api/recorder/reset-recording").await;
+    moto_api(&moto, "/moto-api/recorder/start-recording").await;
+    let resolution = consoledx::resolve_context_with(&state, &explicit, Facts::default()).await;
+    report.extend(check(
+        "scp_deny_at_ou",
+        &resolution,
+        &recorded(&moto).await,
+        &ids,
+    ));
+
+    // The deny is gone, and ou-b lost its FullAWSAccess: no allow at that level.
+    for (policy, target) in [
+        (deny_id.as_str(), ou_a.as_str()),
+        ("p-FullAWSAccess", ou_b.as_str()),
+    ] {
+        org.detach_policy()
+            .policy_id(policy)
+            .target_id(target)
+            .send()
+            .await
+            .expect("detach SCP");
+    }
+    let implicit = context(format!(
+        "User: arn:aws:sts::{member}:assumed-role/ReadOnly/alice is not authorized to perform: s3:ListBucket on resource: arn:aws:s3:::{BUCKET} because no service control policy allows the s3:ListBucket action"
+    ));
+    moto_api(&moto, "/moto-api/recorder/reset-recording").await;
+    moto_api(&moto, "/moto-api/recorder/start-recording").await;
+    let resolution = consoledx::resolve_context_with(&state, &implicit, Facts::default()).await;
+    report.extend(check(
+        "scp_implicit_at_ou",
+        &resolution,
+        &recorded(&moto).await,
+        &ids,
+    ));
 
     assert!(
         report.is_empty(),

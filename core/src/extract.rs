@@ -13,7 +13,7 @@ mod found;
 mod identity;
 mod message;
 mod phrases;
-mod shapes;
+pub(crate) mod shapes;
 
 pub use arn::{Arn, find_arns};
 pub use identity::{parse_identity, permission_set};

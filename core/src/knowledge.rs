@@ -470,7 +470,7 @@ impl KnowledgeBase {
         Analysis {
             identifiers: context.identifiers.clone(),
             error: ErrorSummary {
-                code: context.error_code.clone(),
+                code: reported_code(rule, context),
                 class: Some(rule.id.clone()),
             },
             access_denied: context.access_denied.clone(),
@@ -705,6 +705,67 @@ impl KnowledgeBase {
             diagnosis_id: None,
             source: None,
         }
+    }
+}
+
+/// The code to report for a matched rule. A code the message spells is kept;
+/// one the extraction only inferred from wording (`is not authorized to
+/// perform` reads as `AccessDenied`) or none at all is replaced by what the
+/// API returns: for an authorization failure the denying service's own code
+/// (its protocol decides the name), otherwise the rule's first code.
+fn reported_code(rule: &Rule, context: &ErrorContext) -> Option<String> {
+    let spelled = context
+        .error_code
+        .as_deref()
+        .filter(|code| context.message.contains(code.trim()));
+    if let Some(code) = spelled {
+        return Some(code.to_string());
+    }
+    if rule.access.is_some() || context.access_denied.is_some() {
+        let service = context
+            .identifiers
+            .get("iam_action")
+            .and_then(|action| action.split_once(':'))
+            .map(|(service, _)| service)
+            .or_else(|| context.identifiers.get("aws_service").map(String::as_str));
+        if let Some(service) = service {
+            return Some(access_denied_code(service).to_string());
+        }
+        return context.error_code.clone();
+    }
+    rule.codes
+        .first()
+        .cloned()
+        .or_else(|| context.error_code.clone())
+}
+
+/// The error code a service returns for an authorization failure. Query and
+/// REST-XML services (and SQS, whose JSON protocol keeps its Query codes) say
+/// `AccessDenied`, EC2 `UnauthorizedOperation`, SNS `AuthorizationError`, the
+/// JSON-protocol services `AccessDeniedException`.
+fn access_denied_code(service: &str) -> &'static str {
+    match service.to_ascii_lowercase().as_str() {
+        "ec2" => "UnauthorizedOperation",
+        "sns" => "AuthorizationError",
+        "s3"
+        | "iam"
+        | "sts"
+        | "rds"
+        | "cloudformation"
+        | "sqs"
+        | "elasticloadbalancing"
+        | "autoscaling"
+        | "elasticache"
+        | "redshift"
+        | "ses"
+        | "cloudwatch"
+        | "cloudfront"
+        | "route53"
+        | "elasticbeanstalk"
+        | "sdb"
+        | "neptune-db"
+        | "docdb" => "AccessDenied",
+        _ => "AccessDeniedException",
     }
 }
 

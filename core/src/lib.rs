@@ -9,6 +9,7 @@ pub mod context;
 pub mod detect;
 pub mod extract;
 pub mod knowledge;
+pub mod profile;
 pub mod redact;
 pub mod template;
 pub mod view;

@@ -58,6 +58,9 @@ struct Expect {
     min_confidence: Option<f32>,
     #[serde(default)]
     max_confidence: Option<f32>,
+    /// The error code the analysis must report (spelled by the message, or implied by the rule and service).
+    #[serde(default)]
+    code: Option<String>,
     /// Texts that must appear in the rule's steps (titles, details, CLI, links, policies).
     #[serde(default)]
     steps: Vec<String>,
@@ -90,6 +93,14 @@ fn check(
         fail(format!(
             "error.class {:?} differs from rule {:?}",
             analysis.error.class, analysis.rule
+        ));
+    }
+    if let Some(code) = &expect.code
+        && analysis.error.code.as_deref() != Some(code.as_str())
+    {
+        fail(format!(
+            "error.code {:?}, expected {code:?}",
+            analysis.error.code
         ));
     }
     for phrase in &expect.phrases {

@@ -124,7 +124,7 @@ test('the popup shows the backend status and the active profile', async () => {
   const page = await stack.context.newPage();
   await page.goto(`chrome-extension://${stack.extensionId}/popup.html`);
   await page.getByText(/Connected to consoledx/).waitFor({ timeout: 10_000 });
-  assert.match(await page.locator('#profile').innerText(), /Default/);
+  assert.match(await page.locator('#profile').innerText(), /No profiles/);
   fault.set('http500');
   await page.getByRole('button', { name: 'Check again' }).click();
   await page.getByText(/HTTP 500/).waitFor({ timeout: 10_000 });

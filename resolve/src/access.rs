@@ -98,6 +98,40 @@ pub(crate) fn names_scp(context: &ErrorContext, analysis: &Analysis) -> bool {
         == Some(Named::Scp)
 }
 
+/// The policy type the error message names as the one that denied, if any.
+fn named_policy_type(
+    context: &ErrorContext,
+    analysis: &Analysis,
+) -> Option<consoledx_core::context::PolicyType> {
+    context
+        .access_denied
+        .as_ref()
+        .or(analysis.access_denied.as_ref())
+        .and_then(|denied| denied.policy_type)
+}
+
+/// The message's deciding policy type when the evaluation could not see that
+/// policy (it was not read, or consoledx never reads that type): its steps
+/// then come from the knowledge rule that matched the message.
+fn unseen_named_policy(
+    request: &Request,
+    analysis: &Analysis,
+    facts: &Facts,
+) -> Option<consoledx_core::context::PolicyType> {
+    use consoledx_core::context::PolicyType as Named;
+    let named = named_policy_type(request.context, analysis)?;
+    let seen = match named {
+        Named::Identity => true,
+        Named::Scp => facts.service_control_policies.ok().is_some(),
+        Named::PermissionsBoundary => {
+            request.principal.kind != IdentityKind::Role || facts.role_details.ok().is_some()
+        }
+        Named::Resource => request.bucket.is_some() && facts.bucket_policy.ok().is_some(),
+        Named::Rcp | Named::Session | Named::VpcEndpoint | Named::Trust => false,
+    };
+    (!seen).then_some(named)
+}
+
 fn request<'a>(
     context: &'a ErrorContext,
     analysis: &Analysis,
@@ -272,7 +306,10 @@ pub(crate) fn resolve(
         Decision::ExplicitDeny => {
             explicit_deny(&request, &query, &explanation, &policies, evidence)
         }
-        Decision::ImplicitDeny => implicit_deny(&request, &query, &explanation, evidence),
+        Decision::ImplicitDeny => {
+            let unseen = unseen_named_policy(&request, analysis, facts);
+            implicit_deny(&request, &query, &explanation, evidence, unseen, knowledge)
+        }
         Decision::Allowed => allowed(&request, analysis, knowledge, evidence),
     };
     Some(finding)
@@ -437,7 +474,7 @@ fn explicit_deny(
         .filter(|s| s.effect == Effect::Deny)
         .collect();
     let Some(first) = denies.first() else {
-        return implicit_deny(request, query, explanation, evidence);
+        return implicit_deny(request, query, explanation, evidence, None, &[]);
     };
     let same_policy: Vec<&StatementRef> = denies
         .iter()
@@ -570,9 +607,10 @@ fn explicit_deny(
         PolicyType::Scp => {
             let policy_id = first.policy_id.clone();
             let cause = format!(
-                "The service control policy {policy_id} explicitly denies {} to {} ({names}). An SCP is set by the organization's management account and caps every principal of the account: no IAM change in this account can override it.",
+                "The service control policy {policy_id} explicitly denies {} to {} ({names}).{} An SCP is set by the organization's management account and caps every principal of the account: no IAM change in this account can override it.",
                 request.what(),
-                request.who()
+                request.who(),
+                scp_attachment(query, &policy_id)
             );
             (cause, scp_steps(request, &policy_id, &names, &follow_up))
         }
@@ -602,6 +640,36 @@ fn explicit_deny(
         cause,
         steps,
         evidence,
+    }
+}
+
+/// Where in the OU path an SCP is attached, as a sentence (empty when unknown).
+fn scp_attachment(query: &AccessQuery, policy_id: &str) -> String {
+    let last = query.scps.len().saturating_sub(1);
+    let levels: Vec<String> = query
+        .scps
+        .iter()
+        .enumerate()
+        .filter(|(_, level)| level.policies.iter().any(|p| p.id == policy_id))
+        .map(|(depth, level)| level_name(&level.target, depth, last))
+        .collect();
+    if levels.is_empty() {
+        String::new()
+    } else {
+        format!(" It is attached to {}.", levels.join(" and "))
+    }
+}
+
+/// An OU path level in words: the root, an OU (with its depth), or the account itself.
+fn level_name(target: &str, depth: usize, last: usize) -> String {
+    if target.starts_with("r-") {
+        format!("the organization root {target}")
+    } else if target.starts_with("ou-") {
+        format!("organizational unit {target} (level {depth} below the root)")
+    } else if depth == last {
+        format!("the account {target} itself")
+    } else {
+        target.to_string()
     }
 }
 
@@ -737,20 +805,27 @@ fn least_privilege_step(request: &Request) -> Option<Step> {
     })
 }
 
+/// AWS allows a request only if every applicable policy type allows it, so an
+/// implicit deny is fixed in each policy type that lacks the allow, and only
+/// there: an identity Allow is offered only when the identity policies (also)
+/// lack it, never when a boundary, an SCP or a resource policy alone blocks.
 fn implicit_deny(
     request: &Request,
     query: &AccessQuery,
     explanation: &Explanation,
     evidence: Vec<String>,
+    unseen_named: Option<consoledx_core::context::PolicyType>,
+    knowledge: &[Step],
 ) -> Finding {
-    let identity_blocks = explanation.blocked_by.contains(&PolicyType::Identity);
-    let boundary_blocks = explanation
-        .blocked_by
-        .contains(&PolicyType::PermissionsBoundary);
+    let blocks = |policy_type: PolicyType| explanation.blocked_by.contains(&policy_type);
+    let identity_blocks = blocks(PolicyType::Identity);
+    let boundary_blocks = blocks(PolicyType::PermissionsBoundary);
+    let scp_blocks = blocks(PolicyType::Scp);
+    let resource_blocks = blocks(PolicyType::Resource);
     let mut steps = Vec::new();
     let mut causes = Vec::new();
-    let scp_blocks = explanation.blocked_by.contains(&PolicyType::Scp);
-    if identity_blocks || !(boundary_blocks || scp_blocks) {
+    // The engine always names a blocker for a deny; if it named none, the identity policy is the usual gap.
+    if identity_blocks || (explanation.blocked_by.is_empty() && unseen_named.is_none()) {
         causes.push(format!(
             "No policy of {} allows {} (an implicit deny): its identity policies do not grant it{}.",
             request.who(),
@@ -763,11 +838,38 @@ fn implicit_deny(
         ));
         steps.extend(least_privilege_step(request));
     }
-    if explanation.blocked_by.contains(&PolicyType::Scp) {
-        causes.push(format!(
-            "No service control policy at some level of the organization allows {}: with allow-list SCPs, every level from the root to the account must allow it.",
-            request.what()
-        ));
+    if resource_blocks && !identity_blocks {
+        causes.push(resource_cause(request));
+        steps.push(resource_policy_step(request));
+    }
+    if scp_blocks {
+        let last = query.scps.len().saturating_sub(1);
+        let lacking: Vec<String> = query
+            .scps
+            .iter()
+            .enumerate()
+            .filter(|(_, level)| {
+                let single = AccessQuery {
+                    scps: vec![(*level).clone()],
+                    ..query.clone()
+                };
+                consoledx_policy::evaluate(&single)
+                    .is_ok_and(|e| e.blocked_by.contains(&PolicyType::Scp))
+            })
+            .map(|(depth, level)| level_name(&level.target, depth, last))
+            .collect();
+        causes.push(if lacking.is_empty() {
+            format!(
+                "No service control policy at some level of the organization allows {}: with allow-list SCPs, every level from the root to the account must allow it.",
+                request.what()
+            )
+        } else {
+            format!(
+                "No service control policy attached to {} allows {}: with allow-list SCPs, every level from the root to the account must allow it.",
+                lacking.join(" or "),
+                request.what()
+            )
+        });
         if let Some(levels) = query.scps.iter().find(|level| {
             let single = AccessQuery {
                 scps: vec![(*level).clone()],
@@ -802,11 +904,119 @@ fn implicit_deny(
         ));
         steps.extend(boundary_steps(request, &boundary, ""));
     }
-    steps.push(retry_step(request.context));
+    for other in [
+        PolicyType::Session,
+        PolicyType::VpcEndpoint,
+        PolicyType::Rcp,
+    ] {
+        if blocks(other) {
+            causes.push(format!(
+                "The {} policy does not allow {} for {}.",
+                other.describe(),
+                request.what(),
+                request.who()
+            ));
+        }
+    }
+    // The message names a policy the evaluation could not see: the rule that matched the message knows its fix.
+    if let Some(named) = unseen_named {
+        causes.push(format!(
+            "The error message says the {} decided; consoledx could not read it.",
+            named_description(named)
+        ));
+        let action = request.action.to_ascii_lowercase();
+        steps.extend(
+            knowledge
+                .iter()
+                .filter(|step| {
+                    let title = step.title.to_ascii_lowercase();
+                    // An identity Allow the evaluation did not ask for would not help.
+                    identity_blocks || !(title.starts_with("allow") && title.contains(&action))
+                })
+                .cloned(),
+        );
+    }
     Finding {
         cause: causes.join(" "),
-        steps,
+        steps: with_retry(steps, request.context),
         evidence,
+    }
+}
+
+fn named_description(named: consoledx_core::context::PolicyType) -> &'static str {
+    use consoledx_core::context::PolicyType as Named;
+    match named {
+        Named::Identity => "identity-based policy",
+        Named::Resource => "resource-based policy",
+        Named::Scp => "service control policy",
+        Named::Rcp => "resource control policy",
+        Named::PermissionsBoundary => "permissions boundary",
+        Named::Session => "session policy",
+        Named::VpcEndpoint => "VPC endpoint policy",
+        Named::Trust => "role trust policy",
+    }
+}
+
+/// The resource policy alone lacks the allow: the resource is in another
+/// account (both accounts must allow), or it is a KMS key whose key policy
+/// must name the principal itself.
+fn resource_cause(request: &Request) -> String {
+    format!(
+        "The identity policies of {} allow {}, but the resource-based policy{} does not, and here it must (the resource is in another account, or it is a key whose key policy must allow the principal): changing {}'s identity policies cannot fix this.",
+        request.who(),
+        request.what(),
+        request
+            .bucket
+            .as_ref()
+            .map(|bucket| format!(" (the bucket policy of {bucket})"))
+            .unwrap_or_default(),
+        request.who()
+    )
+}
+
+/// A statement granting exactly the denied request to exactly the principal.
+fn resource_statement(request: &Request) -> String {
+    let quote = |s: &str| serde_json::to_string(s).unwrap_or_else(|_| format!("\"{s}\""));
+    format!(
+        "{{\n  \"Effect\": \"Allow\",\n  \"Principal\": {{ \"AWS\": {} }},\n  \"Action\": {},\n  \"Resource\": {}\n}}",
+        quote(&request.principal_arn),
+        quote(&request.action),
+        quote(&request.resource)
+    )
+}
+
+fn resource_policy_step(request: &Request) -> Step {
+    match &request.bucket {
+        Some(bucket) => Step {
+            title: format!(
+                "Allow {} for {} in the bucket policy of {bucket}",
+                request.what(),
+                request.who()
+            ),
+            detail: format!(
+                "The bucket owner adds the statement below to the bucket policy of {bucket} (Permissions tab > Bucket policy > Edit); changing a bucket policy needs s3:PutBucketPolicy on the bucket."
+            ),
+            cli: Some(format!(
+                "aws s3api get-bucket-policy --bucket {bucket} --query Policy --output text > bucket-policy.json"
+            )),
+            policy: Some(resource_statement(request)),
+            link: Some(request.bucket_permissions_link(bucket)),
+        },
+        None => Step {
+            title: format!(
+                "Allow {} for {} in the resource-based policy of {}",
+                request.what(),
+                request.who(),
+                request.resource
+            ),
+            detail: format!(
+                "The owner of {} adds the statement below to its resource-based policy (for a KMS key, its key policy).",
+                request.resource
+            ),
+            cli: None,
+            policy: Some(resource_statement(request)),
+            link: None,
+        },
     }
 }
 
@@ -872,8 +1082,13 @@ fn unverified(request: &Request, analysis: &Analysis, knowledge: &[Step]) -> Fin
         .as_ref()
         .or(analysis.access_denied.as_ref())
         .is_some_and(|denied| denied.deny == DenyKind::Explicit);
+    // A message naming another policy type (an SCP, a boundary, a session,
+    // endpoint or resource policy) says the identity policy is not what is
+    // missing: an identity Allow would not help, the rule's steps target that policy.
+    let names_other_policy = named_policy_type(request.context, analysis)
+        .is_some_and(|named| named != consoledx_core::context::PolicyType::Identity);
     let mut steps = Vec::new();
-    let granted = !explicit && {
+    let granted = !explicit && !names_other_policy && {
         let before = steps.len();
         steps.extend(least_privilege_step(request));
         steps.len() > before

@@ -24,6 +24,12 @@ pub enum Read {
     BucketVersioning { bucket: String },
     /// `s3:ListObjectVersions` (one key): does anything keep the bucket from being empty?
     BucketHasObjects { bucket: String },
+    /// `s3:GetBucketPublicAccessBlock`: the bucket's Block Public Access settings.
+    BucketPublicAccessBlock { bucket: String },
+    /// `s3:GetAccountPublicAccessBlock` (S3 Control): the account's Block Public Access settings.
+    AccountPublicAccessBlock { account: String },
+    /// `s3:GetBucketOwnershipControls`: the bucket's Object Ownership setting.
+    BucketOwnershipControls { bucket: String },
     /// `ec2:DescribeInstances` for one instance.
     Instance { instance_id: String },
     /// `ec2:DescribeImages` for one AMI.
@@ -72,6 +78,15 @@ impl Read {
             Read::BucketPolicy { bucket } => format!("the bucket policy of {bucket}"),
             Read::BucketVersioning { bucket } => format!("the versioning status of {bucket}"),
             Read::BucketHasObjects { bucket } => format!("whether {bucket} still holds objects"),
+            Read::BucketPublicAccessBlock { bucket } => {
+                format!("the Block Public Access settings of bucket {bucket}")
+            }
+            Read::AccountPublicAccessBlock { account } => {
+                format!("the Block Public Access settings of account {account}")
+            }
+            Read::BucketOwnershipControls { bucket } => {
+                format!("the Object Ownership setting of bucket {bucket}")
+            }
             Read::Instance { instance_id } => format!("instance {instance_id}"),
             Read::Image { image_id } => format!("AMI {image_id}"),
             Read::Subnet { subnet_id } => format!("subnet {subnet_id}"),
@@ -170,6 +185,34 @@ pub struct BucketContents {
     pub current_objects: bool,
     /// Noncurrent versions or delete markers, which also keep a bucket from being empty.
     pub versions_or_markers: bool,
+}
+
+/// S3 Block Public Access, at bucket or account level. A level without a
+/// configuration blocks nothing (every setting false).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PublicAccessBlock {
+    /// Rejects requests that set a public ACL (PutBucketAcl, PutObjectAcl, PutObject with an ACL).
+    pub block_public_acls: bool,
+    /// Ignores public ACLs already in place.
+    pub ignore_public_acls: bool,
+    /// Rejects PutBucketPolicy with a policy that grants public access.
+    pub block_public_policy: bool,
+    /// Limits a public bucket policy to AWS service principals and the bucket owner's account.
+    pub restrict_public_buckets: bool,
+}
+
+impl PublicAccessBlock {
+    /// The four settings as the CLI's `--public-access-block-configuration` writes them.
+    pub fn cli_value(&self) -> String {
+        format!(
+            "BlockPublicAcls={},IgnorePublicAcls={},BlockPublicPolicy={},RestrictPublicBuckets={}",
+            self.block_public_acls,
+            self.ignore_public_acls,
+            self.block_public_policy,
+            self.restrict_public_buckets
+        )
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -292,6 +335,11 @@ pub enum ReadValue {
     StackEvents(Vec<StackEvent>),
     /// SCPs per level, root first (empty when the account is in no organization).
     OrgLevels(Vec<OrgLevel>),
+    /// Block Public Access settings; `None`: no configuration at that level.
+    PublicAccessBlock(Option<PublicAccessBlock>),
+    /// Object Ownership (`BucketOwnerEnforced`, `BucketOwnerPreferred`,
+    /// `ObjectWriter`); `None`: the bucket has no ownership controls.
+    ObjectOwnership(Option<String>),
     CloudResource(CloudResource),
     Identifiers(Vec<String>),
 }
@@ -309,6 +357,9 @@ pub struct Facts {
     pub bucket_policy: Outcome<Option<NamedPolicy>>,
     pub bucket_versioning: Outcome<Versioning>,
     pub bucket_contents: Outcome<BucketContents>,
+    pub bucket_public_access_block: Outcome<Option<PublicAccessBlock>>,
+    pub account_public_access_block: Outcome<Option<PublicAccessBlock>>,
+    pub bucket_ownership_controls: Outcome<Option<String>>,
     pub instance: Outcome<Instance>,
     pub image: Outcome<Image>,
     pub subnet: Outcome<Subnet>,
@@ -323,6 +374,9 @@ pub struct Facts {
     pub service_control_policies: Outcome<Vec<OrgLevel>>,
     pub cloud_resource: Outcome<CloudResource>,
     pub cloud_resources: Outcome<Vec<String>>,
+    /// Session policies of the signed-in session, given as input: AWS offers
+    /// no call that reads them back, yet they cap every call of the session.
+    pub session_policies: Vec<NamedPolicy>,
 }
 
 /// Runs `$body` with `$slot` bound to the slot of `$read` (each arm is typed on its own).
@@ -337,6 +391,9 @@ macro_rules! with_slot {
             Read::BucketPolicy { .. } => { let $slot = $($borrow)* $facts.bucket_policy; $body }
             Read::BucketVersioning { .. } => { let $slot = $($borrow)* $facts.bucket_versioning; $body }
             Read::BucketHasObjects { .. } => { let $slot = $($borrow)* $facts.bucket_contents; $body }
+            Read::BucketPublicAccessBlock { .. } => { let $slot = $($borrow)* $facts.bucket_public_access_block; $body }
+            Read::AccountPublicAccessBlock { .. } => { let $slot = $($borrow)* $facts.account_public_access_block; $body }
+            Read::BucketOwnershipControls { .. } => { let $slot = $($borrow)* $facts.bucket_ownership_controls; $body }
             Read::Instance { .. } => { let $slot = $($borrow)* $facts.instance; $body }
             Read::Image { .. } => { let $slot = $($borrow)* $facts.image; $body }
             Read::Subnet { .. } => { let $slot = $($borrow)* $facts.subnet; $body }
@@ -404,6 +461,15 @@ impl Facts {
             }
             (Read::BucketHasObjects { .. }, ReadValue::Contents(v)) => {
                 self.bucket_contents = Outcome::Ok(v)
+            }
+            (Read::BucketPublicAccessBlock { .. }, ReadValue::PublicAccessBlock(v)) => {
+                self.bucket_public_access_block = Outcome::Ok(v)
+            }
+            (Read::AccountPublicAccessBlock { .. }, ReadValue::PublicAccessBlock(v)) => {
+                self.account_public_access_block = Outcome::Ok(v)
+            }
+            (Read::BucketOwnershipControls { .. }, ReadValue::ObjectOwnership(v)) => {
+                self.bucket_ownership_controls = Outcome::Ok(v)
             }
             (Read::Instance { .. }, ReadValue::Instance(v)) => self.instance = Outcome::Ok(v),
             (Read::Image { .. }, ReadValue::Image(v)) => self.image = Outcome::Ok(v),
@@ -489,6 +555,8 @@ impl ReadValue {
             ReadValue::Stack(_) => "stack",
             ReadValue::StackEvents(_) => "stack event list",
             ReadValue::OrgLevels(_) => "organization policy list",
+            ReadValue::PublicAccessBlock(_) => "Block Public Access",
+            ReadValue::ObjectOwnership(_) => "Object Ownership",
             ReadValue::CloudResource(_) => "Cloud Control resource",
             ReadValue::Identifiers(_) => "identifier list",
         }

@@ -15,10 +15,10 @@ pub mod permission;
 
 pub use facts::{
     BucketContents, CallerIdentity, CloudResource, Facts, Image, Instance, KeyState,
-    LambdaFunction, Outcome, Read, ReadValue, RoleDetails, SecurityGroup, Stack, StackEvent,
-    Subnet, Versioning,
+    LambdaFunction, Outcome, PublicAccessBlock, Read, ReadValue, RoleDetails, SecurityGroup, Stack,
+    StackEvent, Subnet, Versioning,
 };
-pub use permission::{Call, Scope, check_read, check_reads};
+pub use permission::{Call, Scope, check_read, check_reads, withhold_unpermitted};
 
 use consoledx_core::api::{Resolution, Step};
 use consoledx_core::context::IdentityKind;
@@ -53,6 +53,13 @@ pub(crate) fn is_access_denied(context: &ErrorContext, analysis: &Analysis) -> b
         .into_iter()
         .flatten()
         .any(|code| ACCESS_DENIED_CODES.contains(&code))
+}
+
+/// A public policy or ACL refused by Block Public Access, or an ACL refused
+/// because the bucket's ACLs are disabled.
+pub(crate) fn is_public_access(context: &ErrorContext, analysis: &Analysis) -> bool {
+    bucket::public_access_blocked(context, analysis).is_some()
+        || bucket::is_acl_not_supported(context, analysis)
 }
 
 pub(crate) fn is_bucket_not_empty(context: &ErrorContext, analysis: &Analysis) -> bool {
@@ -161,7 +168,19 @@ pub fn plan(context: &ErrorContext, analysis: &Analysis) -> Vec<Read> {
     let ids = identifiers(context, analysis);
     let bucket = ids.get("s3_bucket_name").filter(|b| !b.is_empty());
     let mut reads = Vec::new();
-    if is_access_denied(context, analysis) {
+    if is_public_access(context, analysis) {
+        if is_access_denied(context, analysis) {
+            reads.push(Read::CallerIdentity);
+            if let Some(principal) = principal(context, analysis, &Facts::default()) {
+                reads.extend(principal_reads(&principal));
+            }
+        }
+        reads.extend(bucket::public_access_plan(
+            context,
+            analysis,
+            &Facts::default(),
+        ));
+    } else if is_access_denied(context, analysis) {
         reads.push(Read::CallerIdentity);
         if let Some(principal) = principal(context, analysis, &Facts::default()) {
             reads.extend(principal_reads(&principal));
@@ -205,7 +224,10 @@ pub fn plan(context: &ErrorContext, analysis: &Analysis) -> Vec<Read> {
 pub fn followup(context: &ErrorContext, analysis: &Analysis, facts: &Facts) -> Vec<Read> {
     let planned = plan(context, analysis);
     let mut reads = Vec::new();
-    if is_access_denied(context, analysis) {
+    if is_public_access(context, analysis) {
+        // The account may only be known from the caller identity.
+        reads.extend(bucket::public_access_plan(context, analysis, facts));
+    } else if is_access_denied(context, analysis) {
         if context.identity.is_none()
             && let Some(principal) = principal(context, analysis, facts)
         {
@@ -258,7 +280,13 @@ pub fn resolve(
     let not_checked: Vec<String> = reads.iter().filter_map(|read| facts.gap(read)).collect();
 
     let knowledge = knowledge::steps(kb, context, analysis);
-    let finding = if is_access_denied(context, analysis) {
+    let finding = if is_public_access(context, analysis) {
+        bucket::resolve_public_access(context, analysis, facts).or_else(|| {
+            is_access_denied(context, analysis)
+                .then(|| access::resolve(context, analysis, facts, &knowledge))
+                .flatten()
+        })
+    } else if is_access_denied(context, analysis) {
         access::resolve(context, analysis, facts, &knowledge)
     } else if is_bucket_not_empty(context, analysis) {
         bucket::resolve_not_empty(context, analysis, facts)

@@ -1,13 +1,26 @@
-//! Never beyond the user's own permissions: before a read is sent, the
-//! signed-in principal's own policies decide whether that principal may make
-//! the call. The principal's policies are read first (they are what decides);
-//! every other read maps to IAM actions on resource ARNs and is evaluated.
+//! Never beyond the user's own permissions: before a read is sent, every
+//! policy known at that moment decides whether the signed-in principal may
+//! make the call: its identity policies and permissions boundary, the SCPs of
+//! its account (read or given), a session policy given as input, and the
+//! resource policy of the read's target once that is known (the bucket
+//! policy for reads on the bucket, the key policy for reads of the key).
+//! The principal's own policies are read first, then the SCPs, then the
+//! resource policies ([`Read::gate`]), so each check sees all that can be
+//! known before it.
+//!
+//! KMS: the key policy is the primary authority over a key, yet it is itself
+//! behind `kms:GetKeyPolicy`. Before it is read, the check assumes the key
+//! policy delegates to IAM (the default key policy does) and decides on the
+//! other policies. Once it is read, [`withhold_unpermitted`] evaluates again
+//! with the key policy, and a key policy that does not let the principal
+//! read it is withheld from the answer, so nothing reaches the user that
+//! their own permissions would not have shown them.
 
 use crate::access::identity_policies;
 use crate::{Facts, Principal, Read, account, identifiers, principal, principal_reads};
 use consoledx_core::context::IdentityKind;
 use consoledx_core::{Analysis, ErrorContext};
-use consoledx_policy::{AccessQuery, Decision};
+use consoledx_policy::{AccessQuery, Decision, Explanation, NamedPolicy, PolicyType};
 use std::collections::BTreeMap;
 
 /// One API call a read makes, as IAM authorizes it.
@@ -35,6 +48,17 @@ pub struct Scope<'a> {
 }
 
 impl Read {
+    /// When this read may be checked: 0 for the SCPs (they cap every other
+    /// call), 1 for resource policies (they govern the reads of their
+    /// resource), 2 for everything else. Lower tiers are read first.
+    pub fn gate(&self) -> u8 {
+        match self {
+            Read::ServiceControlPolicies { .. } => 0,
+            Read::BucketPolicy { .. } | Read::KeyPolicy { .. } => 1,
+            _ => 2,
+        }
+    }
+
     /// The IAM action and resource ARN of every call this read makes; `Err`
     /// names what is missing to build an ARN. Calls whose resource is only
     /// known from the answer (a managed policy's versions) are authorized by
@@ -99,6 +123,18 @@ impl Read {
                     Call::new("s3:ListBucket", arn.clone()),
                     Call::new("s3:ListBucketVersions", arn),
                 ]
+            }
+            Read::BucketPublicAccessBlock { bucket } => vec![Call::new(
+                "s3:GetBucketPublicAccessBlock",
+                format!("arn:{p}:s3:::{bucket}"),
+            )],
+            Read::BucketOwnershipControls { bucket } => vec![Call::new(
+                "s3:GetBucketOwnershipControls",
+                format!("arn:{p}:s3:::{bucket}"),
+            )],
+            // An account-level S3 action: it takes no resource ARN.
+            Read::AccountPublicAccessBlock { .. } => {
+                vec![Call::new("s3:GetAccountPublicAccessBlock", "*")]
             }
             // EC2 Describe* calls support no resource-level permissions.
             Read::Instance { .. } => vec![Call::new("ec2:DescribeInstances", "*")],
@@ -192,7 +228,8 @@ fn who(principal: &Principal) -> String {
 
 /// Whether the signed-in principal may make every call of `read`. `Err`
 /// holds the "Not checked: …" sentence for the resolution, naming the
-/// action and resource that are not allowed, or why it cannot be told.
+/// action and resource that are not allowed and the policy that refuses it,
+/// or why it cannot be told.
 pub fn check_read(
     context: &ErrorContext,
     analysis: &Analysis,
@@ -202,6 +239,67 @@ pub fn check_read(
     if check_reads(context, analysis, facts).contains(read) {
         return Ok(());
     }
+    check_against(context, analysis, facts, read, resource_policy(read, facts))
+}
+
+/// The resource policy that governs `read`, when it has been read: the
+/// bucket policy for the reads of that bucket, the key policy for the reads
+/// of that key. A resource policy's own read is decided without it.
+fn resource_policy(read: &Read, facts: &Facts) -> Option<NamedPolicy> {
+    match read {
+        Read::BucketVersioning { bucket }
+        | Read::BucketHasObjects { bucket }
+        | Read::BucketPublicAccessBlock { bucket }
+        | Read::BucketOwnershipControls { bucket } => facts
+            .bucket_policy
+            .ok()
+            .cloned()
+            .flatten()
+            .filter(|policy| governs_bucket(policy, bucket)),
+        Read::KeyState { .. } => facts.key_policy.ok().cloned(),
+        _ => None,
+    }
+}
+
+/// A plan names one bucket, so the bucket policy read is that bucket's; the
+/// id the reader gives it says so, and an id that names another bucket is not trusted.
+fn governs_bucket(policy: &NamedPolicy, bucket: &str) -> bool {
+    match policy.id.strip_prefix("bucket policy of ") {
+        Some(named) => named == bucket,
+        None => true,
+    }
+}
+
+/// Withholds what was read but the principal may not read, now that the
+/// policy deciding it is known: a key policy that does not let the
+/// principal call `kms:GetKeyPolicy` (see the module notes).
+pub fn withhold_unpermitted(context: &ErrorContext, analysis: &Analysis, facts: &mut Facts) {
+    let Some(key_policy) = facts.key_policy.ok().cloned() else {
+        return;
+    };
+    let key = key_policy
+        .id
+        .strip_prefix("key policy of ")
+        .unwrap_or(&key_policy.id)
+        .to_string();
+    let read = Read::KeyPolicy { key };
+    // Only the key policy's own verdict withholds: when the other policies
+    // already refuse or are unknown, the key policy was given, not read on the user's behalf.
+    if check_against(context, analysis, facts, &read, None).is_err() {
+        return;
+    }
+    if let Err(sentence) = check_against(context, analysis, facts, &read, Some(key_policy)) {
+        facts.skip(&read, sentence);
+    }
+}
+
+fn check_against(
+    context: &ErrorContext,
+    analysis: &Analysis,
+    facts: &Facts,
+    read: &Read,
+    resource_policy: Option<NamedPolicy>,
+) -> Result<(), String> {
     let what = read.describe();
     let Some(principal) = principal(context, analysis, facts) else {
         let why = facts
@@ -212,9 +310,6 @@ pub fn check_read(
             "Not checked: the signed-in identity is unknown{why}, so consoledx did not read {what} on its behalf"
         ));
     };
-    if principal.kind == IdentityKind::Root {
-        return Ok(());
-    }
     let who = who(&principal);
     let Some(policies) = identity_policies(&principal, facts) else {
         let reasons: Vec<String> = principal_reads(&principal)
@@ -254,6 +349,11 @@ pub fn check_read(
         .into_iter()
         .chain(policies.inline)
         .collect();
+    let scps = facts
+        .service_control_policies
+        .ok()
+        .cloned()
+        .unwrap_or_default();
     for call in calls {
         let query = AccessQuery {
             principal: consoledx_policy::Principal {
@@ -265,19 +365,21 @@ pub fn check_read(
             resource_account: None,
             context: BTreeMap::new(),
             identity_policies: identity.clone(),
-            resource_policy: None,
+            resource_policy: resource_policy.clone(),
             permissions_boundary: boundary.clone(),
-            session_policies: Vec::new(),
-            scps: Vec::new(),
+            session_policies: facts.session_policies.clone(),
+            scps: scps.clone(),
             rcps: Vec::new(),
             vpc_endpoint_policy: None,
         };
         match consoledx_policy::evaluate(&query) {
             Ok(explanation) if explanation.decision == Decision::Allowed => {}
-            Ok(_) => {
+            Ok(explanation) => {
                 return Err(format!(
-                    "Not checked: your {who} cannot read {what} ({} on {})",
-                    call.action, call.resource
+                    "Not checked: your {who} cannot read {what} ({} on {}): {}",
+                    call.action,
+                    call.resource,
+                    refusal(&explanation, &query)
                 ));
             }
             Err(err) => {
@@ -288,4 +390,88 @@ pub fn check_read(
         }
     }
     Ok(())
+}
+
+/// Which policy refuses, in words: the deciding deny statements, or the
+/// policy types that grant nothing.
+fn refusal(explanation: &Explanation, query: &AccessQuery) -> String {
+    if explanation.decision == Decision::ExplicitDeny && !explanation.deciding.is_empty() {
+        let denies: Vec<String> = explanation
+            .deciding
+            .iter()
+            .map(|statement| {
+                let name = match &statement.sid {
+                    Some(sid) if !sid.is_empty() => format!("statement \"{sid}\""),
+                    _ => format!("statement #{}", statement.index + 1),
+                };
+                format!(
+                    "{name} of {}",
+                    policy_label(statement.policy_type, &statement.policy_id, query)
+                )
+            })
+            .collect();
+        return format!("explicitly denied by {}", denies.join(" and "));
+    }
+    let missing: Vec<String> = explanation
+        .blocked_by
+        .iter()
+        .map(|policy_type| match policy_type {
+            PolicyType::Identity => "your identity-based policies".to_string(),
+            PolicyType::Scp => {
+                let levels: Vec<&str> = query
+                    .scps
+                    .iter()
+                    .filter(|level| {
+                        let single = AccessQuery {
+                            scps: vec![(*level).clone()],
+                            ..query.clone()
+                        };
+                        consoledx_policy::evaluate(&single)
+                            .is_ok_and(|e| e.blocked_by.contains(&PolicyType::Scp))
+                    })
+                    .map(|level| level.target.as_str())
+                    .collect();
+                if levels.is_empty() {
+                    "the service control policies".to_string()
+                } else {
+                    format!(
+                        "the service control policies attached to {}",
+                        levels.join(", ")
+                    )
+                }
+            }
+            PolicyType::Resource => match &query.resource_policy {
+                Some(policy) => policy.id.clone(),
+                None => "the resource policy".to_string(),
+            },
+            PolicyType::PermissionsBoundary => match &query.permissions_boundary {
+                Some(policy) => format!("the permissions boundary {}", policy.id),
+                None => "the permissions boundary".to_string(),
+            },
+            other => format!("the {} policy", other.describe()),
+        })
+        .collect();
+    format!("not allowed by {}", missing.join(", nor by "))
+}
+
+/// A policy as the sentence names it: SCPs with the level they are attached to.
+fn policy_label(policy_type: PolicyType, id: &str, query: &AccessQuery) -> String {
+    match policy_type {
+        PolicyType::Scp => {
+            let levels: Vec<&str> = query
+                .scps
+                .iter()
+                .filter(|level| level.policies.iter().any(|p| p.id == id))
+                .map(|level| level.target.as_str())
+                .collect();
+            format!(
+                "service control policy {id} (attached to {})",
+                levels.join(", ")
+            )
+        }
+        PolicyType::Identity => format!("policy {id}"),
+        PolicyType::Resource => id.to_string(),
+        PolicyType::PermissionsBoundary => format!("the permissions boundary {id}"),
+        other => format!("the {} policy {id}", other.describe()),
+    }
 }

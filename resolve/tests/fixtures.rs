@@ -4,7 +4,9 @@
 
 use consoledx_core::api::{ErrorSummary, Resolution, Step};
 use consoledx_core::{Analysis, ErrorContext, KnowledgeBase};
-use consoledx_resolve::{Facts, Read, check_read, followup, plan, resolve};
+use consoledx_resolve::{
+    Facts, Outcome, Read, check_read, followup, plan, resolve, withhold_unpermitted,
+};
 use serde::Deserialize;
 use std::path::Path;
 
@@ -39,6 +41,9 @@ struct Expect {
     not_checked_empty: bool,
     /// The permission check of single reads against the fixture's facts.
     permissions: Vec<PermissionExpect>,
+    /// Whether the key policy read is withheld once it is known (it does not
+    /// let the principal read it); `None`: not judged.
+    key_policy_withheld: Option<bool>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -142,6 +147,17 @@ fn check(fixture: &Fixture, kb: &KnowledgeBase) -> Vec<String> {
                 "check of {:?}: expected allowed={allowed}, got {verdict:?}",
                 expected.read
             )),
+        }
+    }
+    if let Some(expected) = fixture.expect.key_policy_withheld {
+        let mut facts = fixture.facts.clone();
+        withhold_unpermitted(&fixture.context, &analysis, &mut facts);
+        let withheld = matches!(facts.key_policy, Outcome::Skipped(_));
+        if withheld != expected {
+            failures.push(format!(
+                "key policy withheld: expected {expected}, got {:?}",
+                facts.key_policy
+            ));
         }
     }
     let resolution = resolve(&fixture.context, &analysis, &fixture.facts, kb);

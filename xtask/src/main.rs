@@ -61,8 +61,21 @@ fn build() -> Result {
 fn build_extension() -> Result {
     let toolchain = Toolchain::load()?;
     let root = root();
-    let crate_name = &toolchain.build.krate;
-    let profile = &toolchain.build.profile;
+    build_wasm(&toolchain, &toolchain.build)?;
+    build_wasm(&toolchain, &toolchain.pages)?;
+    build_bridge(&root)?;
+    println!(
+        "xtask: extension ready to load unpacked from {}",
+        root.join("extension").display()
+    );
+    Ok(())
+}
+
+/// One wasm crate: cargo, wasm-bindgen's glue, then wasm-opt, into its out dir.
+fn build_wasm(toolchain: &Toolchain, build: &tools::Build) -> Result {
+    let root = root();
+    let crate_name = &build.krate;
+    let profile = &build.profile;
     cmd(
         "cargo",
         [
@@ -80,7 +93,7 @@ fn build_extension() -> Result {
         .join("target/wasm32-unknown-unknown")
         .join(profile)
         .join(format!("{}.wasm", crate_name.replace('-', "_")));
-    let out_dir = root.join(&toolchain.build.out_dir);
+    let out_dir = root.join(&build.out_dir);
     std::fs::create_dir_all(&out_dir)
         .map_err(|e| format!("creating {}: {e}", out_dir.display()))?;
     cmd(
@@ -103,13 +116,7 @@ fn build_extension() -> Result {
     .arg(&bg)
     .arg("-o")
     .arg(&bg)
-    .run()?;
-    build_bridge(&root)?;
-    println!(
-        "xtask: extension ready to load unpacked from {}",
-        root.join("extension").display()
-    );
-    Ok(())
+    .run()
 }
 
 /// The page bridge is the only code loaded into every console page, and the

@@ -86,6 +86,7 @@ pub struct Toolchain {
     #[serde(rename = "wasm-opt")]
     pub wasm_opt: WasmOpt,
     pub build: Build,
+    pub pages: Build,
 }
 
 #[derive(Deserialize)]
@@ -122,12 +123,13 @@ impl Toolchain {
 
     /// The crate's wasm-bindgen and package.json's binaryen must be the versions pinned here.
     pub fn check_pins(&self) -> Result {
-        let manifest = read(&root().join("crate/Cargo.toml"))?;
         let pin = format!("wasm-bindgen = \"={}\"", self.wasm_bindgen.version);
-        if !manifest.contains(&pin) {
-            return Err(format!(
-                "crate/Cargo.toml must pin `{pin}` to match wasm-pack.toml"
-            ));
+        for manifest in ["crate/Cargo.toml", "pages/Cargo.toml"] {
+            if !read(&root().join(manifest))?.contains(&pin) {
+                return Err(format!(
+                    "{manifest} must pin `{pin}` to match wasm-pack.toml"
+                ));
+            }
         }
         let package: serde_json::Value = serde_json::from_str(&read(&root().join("package.json"))?)
             .map_err(|e| format!("package.json: {e}"))?;
@@ -177,21 +179,26 @@ pub fn ensure_wasm_target() -> Result {
     cmd("rustup", ["target", "add", "wasm32-unknown-unknown"]).run()
 }
 
+/// The build's tools (root) and the test fixtures the backend's own tests
+/// start (e2e/: the OpenID provider), so before any `cargo test`.
 pub fn ensure_npm_packages() -> Result {
-    let root = root();
-    let lock = root.join("package-lock.json");
-    let marker = root.join("node_modules/.package-lock.json");
-    let fresh = match (
-        std::fs::metadata(&lock).and_then(|m| m.modified()),
-        std::fs::metadata(&marker).and_then(|m| m.modified()),
-    ) {
-        (Ok(lock), Ok(installed)) => installed >= lock,
-        _ => false,
-    };
-    if fresh {
-        return Ok(());
+    for dir in [root(), root().join("e2e")] {
+        let lock = dir.join("package-lock.json");
+        let marker = dir.join("node_modules/.package-lock.json");
+        let fresh = match (
+            std::fs::metadata(&lock).and_then(|m| m.modified()),
+            std::fs::metadata(&marker).and_then(|m| m.modified()),
+        ) {
+            (Ok(lock), Ok(installed)) => installed >= lock,
+            _ => false,
+        };
+        if !fresh {
+            cmd("npm", ["ci", "--no-audit", "--no-fund"])
+                .current_dir(&dir)
+                .run()?;
+        }
     }
-    cmd("npm", ["ci", "--no-audit", "--no-fund"]).run()
+    Ok(())
 }
 
 /// Pinned like every other tool; `--locked` builds it with its own lockfile.

@@ -27,8 +27,9 @@ use tokio::time::Instant;
 
 pub const NO_CREDENTIALS: &str = "no AWS credentials configured";
 
-/// Rounds of reads at most: identity, its policies, the plan, then what the plan's answers name.
-const MAX_ROUNDS: usize = 5;
+/// Rounds of reads at most: identity, its policies, SCPs, resource policies,
+/// the plan, then what the plan's answers name.
+const MAX_ROUNDS: usize = 7;
 
 /// Where the SDK gets its credentials.
 #[derive(Debug, Clone, Default)]
@@ -51,6 +52,13 @@ pub enum Credentials {
     },
     /// Reads are not attempted; every read fails with [`NO_CREDENTIALS`].
     None,
+    /// The account with `account`, Organizations with `organizations`: only
+    /// the management account (or a delegated administrator) may walk the
+    /// OU path and read SCPs, so that read goes through a role there.
+    WithOrganizations {
+        account: Box<Credentials>,
+        organizations: Box<Credentials>,
+    },
 }
 
 #[derive(Debug, Clone)]
@@ -79,6 +87,8 @@ impl Default for AwsSettings {
 #[derive(Clone, Debug)]
 pub struct AwsReader {
     sdk: Option<SdkConfig>,
+    /// Organizations reads, when they use other credentials than the account's.
+    organizations_sdk: Option<SdkConfig>,
     path_style: bool,
     read_timeout: Duration,
     deadline: Duration,
@@ -99,12 +109,20 @@ impl AwsReader {
             .ok()
             .filter(|v| !v.is_empty());
         let path_style = settings.endpoint_url.is_some() || endpoint_from_env.is_some();
-        let sdk = match &settings.credentials {
-            Credentials::None => None,
-            credentials => Some(sdk_config(settings, credentials).await),
+        let (sdk, organizations_sdk) = match &settings.credentials {
+            Credentials::None => (None, None),
+            Credentials::WithOrganizations {
+                account,
+                organizations,
+            } => (
+                Some(sdk_config(settings, account).await),
+                Some(sdk_config(settings, organizations).await),
+            ),
+            credentials => (Some(sdk_config(settings, credentials).await), None),
         };
         AwsReader {
             sdk,
+            organizations_sdk,
             path_style,
             read_timeout: settings.read_timeout,
             deadline: settings.deadline,
@@ -119,6 +137,7 @@ impl AwsReader {
     ) -> AwsReader {
         AwsReader {
             sdk: Some(sdk),
+            organizations_sdk: None,
             path_style: true,
             read_timeout,
             deadline,
@@ -185,30 +204,48 @@ impl AwsReader {
             let batch = if !check.is_empty() {
                 check
             } else {
-                let verdicts: Vec<(Read, Result<(), String>)> = rest
-                    .into_iter()
-                    .map(|read| {
-                        let verdict =
-                            consoledx_resolve::check_read(context, analysis, &facts, &read);
-                        (read, verdict)
-                    })
-                    .collect();
-                let mut allowed = Vec::new();
-                for (read, verdict) in verdicts {
-                    match verdict {
-                        Ok(()) => allowed.push(read),
-                        Err(sentence) => {
-                            tracing::info!(read = ?read, %sentence, "read skipped");
-                            facts.skip(&read, sentence);
-                        }
-                    }
-                }
-                allowed
+                self.permitted(context, analysis, &mut facts, rest)
             };
+            if batch.is_empty() {
+                continue;
+            }
             self.read_into(&batch, region.as_deref(), deadline_at, &mut facts)
                 .await;
+            consoledx_resolve::withhold_unpermitted(context, analysis, &mut facts);
         }
         facts
+    }
+
+    /// The reads of the lowest gate tier that the principal may make now
+    /// (SCPs, then resource policies, then the rest: each tier's answers
+    /// take part in the checks of the next). Refused reads of that tier are
+    /// recorded as skipped; higher tiers wait for the next round.
+    fn permitted(
+        &self,
+        context: &ErrorContext,
+        analysis: &Analysis,
+        facts: &mut Facts,
+        pending: Vec<Read>,
+    ) -> Vec<Read> {
+        let mut tiers: Vec<u8> = pending.iter().map(Read::gate).collect();
+        tiers.sort_unstable();
+        tiers.dedup();
+        for tier in tiers {
+            let mut allowed = Vec::new();
+            for read in pending.iter().filter(|read| read.gate() == tier) {
+                match consoledx_resolve::check_read(context, analysis, facts, read) {
+                    Ok(()) => allowed.push(read.clone()),
+                    Err(sentence) => {
+                        tracing::info!(read = ?read, %sentence, "read skipped");
+                        facts.skip(read, sentence);
+                    }
+                }
+            }
+            if !allowed.is_empty() {
+                return allowed;
+            }
+        }
+        Vec::new()
     }
 
     /// Runs `reads` concurrently and records each outcome in `facts`. Reads
@@ -236,7 +273,12 @@ impl AwsReader {
             }
             return;
         }
-        let clients = Clients::new(sdk, region, self.path_style);
+        let clients = Clients::new(
+            sdk,
+            self.organizations_sdk.as_ref(),
+            region,
+            self.path_style,
+        );
         let timeout = self
             .read_timeout
             .min(deadline_at.saturating_duration_since(Instant::now()));
@@ -308,6 +350,9 @@ async fn sdk_config(settings: &AwsSettings, credentials: &Credentials) -> SdkCon
                 .await;
             loader = loader.credentials_provider(provider);
         }
+        Credentials::WithOrganizations { account, .. } => {
+            return Box::pin(sdk_config(settings, account)).await;
+        }
         Credentials::DefaultChain | Credentials::None => {}
     }
     loader.load().await
@@ -317,6 +362,7 @@ pub(crate) struct Clients {
     pub sts: aws_sdk_sts::Client,
     pub iam: aws_sdk_iam::Client,
     pub s3: aws_sdk_s3::Client,
+    pub s3control: aws_sdk_s3control::Client,
     pub ec2: aws_sdk_ec2::Client,
     pub lambda: aws_sdk_lambda::Client,
     pub kms: aws_sdk_kms::Client,
@@ -326,24 +372,74 @@ pub(crate) struct Clients {
 }
 
 impl Clients {
-    fn new(sdk: &SdkConfig, region: Option<&str>, path_style: bool) -> Clients {
+    fn new(
+        sdk: &SdkConfig,
+        organizations: Option<&SdkConfig>,
+        region: Option<&str>,
+        path_style: bool,
+    ) -> Clients {
         let mut regional = sdk.to_builder();
         if let Some(region) = region {
             regional = regional.region(Region::new(region.to_string()));
         }
         let regional = regional.build();
         let s3 = aws_sdk_s3::config::Builder::from(&regional).force_path_style(path_style);
+        let mut s3control = aws_sdk_s3control::config::Builder::from(&regional);
+        if path_style {
+            s3control = s3control.endpoint_resolver(AccountlessHost::default());
+        }
         Clients {
             sts: aws_sdk_sts::Client::new(sdk),
             iam: aws_sdk_iam::Client::new(sdk),
             s3: aws_sdk_s3::Client::from_conf(s3.build()),
+            s3control: aws_sdk_s3control::Client::from_conf(s3control.build()),
             ec2: aws_sdk_ec2::Client::new(&regional),
             lambda: aws_sdk_lambda::Client::new(&regional),
             kms: aws_sdk_kms::Client::new(&regional),
             cloudformation: aws_sdk_cloudformation::Client::new(&regional),
-            organizations: aws_sdk_organizations::Client::new(sdk),
+            organizations: aws_sdk_organizations::Client::new(organizations.unwrap_or(sdk)),
             cloudcontrol: aws_sdk_cloudcontrol::Client::new(&regional),
         }
+    }
+}
+
+/// S3 Control addresses `{account}.s3-control.{region}.amazonaws.com`, and
+/// puts the account in front of an overridden endpoint's host too; a local
+/// endpoint (moto) has no such hosts, so the account label is taken off again.
+#[derive(Debug, Default)]
+struct AccountlessHost(aws_sdk_s3control::config::endpoint::DefaultResolver);
+
+impl aws_sdk_s3control::config::endpoint::ResolveEndpoint for AccountlessHost {
+    fn resolve_endpoint<'a>(
+        &'a self,
+        params: &'a aws_sdk_s3control::config::endpoint::Params,
+    ) -> aws_smithy_runtime_api::client::endpoint::EndpointFuture<'a> {
+        let resolved = self.0.resolve_endpoint(params);
+        aws_smithy_runtime_api::client::endpoint::EndpointFuture::new(async move {
+            let endpoint = resolved.await?;
+            let Some(account) = params.account_id() else {
+                return Ok(endpoint);
+            };
+            let url = endpoint.url();
+            let labelled = |scheme: &str| format!("{scheme}{account}.");
+            let rewritten = ["https://", "http://"].iter().find_map(|scheme| {
+                url.strip_prefix(&labelled(scheme))
+                    .map(|rest| format!("{scheme}{rest}"))
+            });
+            let Some(url) = rewritten else {
+                return Ok(endpoint);
+            };
+            let mut builder = aws_smithy_types::endpoint::Endpoint::builder().url(url);
+            for (name, value) in endpoint.properties() {
+                builder = builder.property(name.clone(), value.clone());
+            }
+            for (name, values) in endpoint.headers() {
+                for value in values {
+                    builder = builder.header(name.to_string(), value.to_string());
+                }
+            }
+            Ok(builder.build())
+        })
     }
 }
 
@@ -406,6 +502,15 @@ async fn execute(clients: &Clients, read: &Read) -> Result<ReadValue, String> {
         Read::BucketPolicy { bucket } => s3::bucket_policy(clients, bucket).await,
         Read::BucketVersioning { bucket } => s3::bucket_versioning(clients, bucket).await,
         Read::BucketHasObjects { bucket } => s3::bucket_contents(clients, bucket).await,
+        Read::BucketPublicAccessBlock { bucket } => {
+            s3::bucket_public_access_block(clients, bucket).await
+        }
+        Read::AccountPublicAccessBlock { account } => {
+            s3::account_public_access_block(clients, account).await
+        }
+        Read::BucketOwnershipControls { bucket } => {
+            s3::bucket_ownership_controls(clients, bucket).await
+        }
         Read::Instance { instance_id } => ec2::instance(clients, instance_id).await,
         Read::Image { image_id } => ec2::image(clients, image_id).await,
         Read::Subnet { subnet_id } => ec2::subnet(clients, subnet_id).await,

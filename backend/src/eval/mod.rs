@@ -206,19 +206,13 @@ pub fn scaffold(
     variables.retain(|k, _| {
         k.as_str() != "aws_account_id" || identifiers.get(k).map(String::as_str) == Some(account)
     });
-    let facts: Vec<String> = [
-        "s3_bucket_name",
-        "iam_role_name",
-        "lambda_function_name",
-        "dynamodb_table_name",
-        "kms_key_id",
-        "cloudformation_stack_name",
-        "ec2_instance_id",
-    ]
-    .iter()
-    .filter(|key| variables.contains_key(**key))
-    .map(|key| format!("{{{{{key}}}}}"))
-    .collect();
+    let steps_of_rule = analysis
+        .rule
+        .as_deref()
+        .map(|rule| kb.steps(rule, &context))
+        .unwrap_or_default();
+    let facts = scaffold_facts(&analysis, &steps_of_rule, &variables);
+    let steps = scaffold_steps(&analysis, &steps_of_rule, &variables);
     let record = Record {
         id,
         service,
@@ -244,15 +238,188 @@ pub fn scaffold(
                     policy_type: d.policy_type,
                 }),
             facts,
-            steps: Vec::new(),
+            steps,
         },
     };
     record.validate(&path)?;
     let body = toml::to_string(&record).map_err(|e| EvalError::Internal(e.to_string()))?;
+    let body = body
+        .replacen(
+            "\n[expect]\n",
+            "\n# REVIEW: pre-filled from consoledx's own analysis, not from AWS. A human must check\n# code, class, access_denied and facts against AWS's documentation (cite it here).\n[expect]\n",
+            1,
+        )
+        .replacen(
+            "\n[[expect.steps]]\n",
+            "\n# REVIEW: steps derived from the matched rule and the denied action; confirm each\n# action, resource and place (where) is what AWS's documentation prescribes.\n[[expect.steps]]\n",
+            1,
+        );
     let text = format!(
-        "# Scaffolded by `consoledx eval new` from consoledx's own analysis.\n# Check code, class, access_denied and facts against AWS's documentation,\n# add the account state, trigger and expected steps, then set review = false.\n{body}"
+        "# Scaffolded by `consoledx eval new`: every expectation below is a guess to review.\n# Add the account state ([state]) and the call that reproduces the error ([trigger],\n# or a one-line `# No [trigger]:` reason), then set review = false.\n{body}"
     );
     std::fs::write(&path, text)
         .map_err(|e| EvalError::BadInput(format!("cannot write {}: {e}", path.display())))?;
     Ok(path)
+}
+
+/// Identifier keys that name a resource or principal: worth a fact. The
+/// region, partition, service and account recur in every answer and prove nothing.
+const FACT_KEYS_SKIPPED: &[&str] = &[
+    "aws_region",
+    "aws_partition",
+    "aws_service",
+    "aws_account_id",
+    "iam_principal_arn",
+    "availability_zone",
+];
+
+/// Facts a scaffold expects: the denied action, and each templated identifier
+/// the analysis or the rule's steps actually name (so the record starts from
+/// what consoledx says, for a human to confirm or correct).
+fn scaffold_facts(
+    analysis: &consoledx_core::Analysis,
+    steps: &[consoledx_core::api::Step],
+    variables: &BTreeMap<String, String>,
+) -> Vec<String> {
+    let mut said = format!("{}\n{}", analysis.title, analysis.analysis);
+    for step in steps {
+        for part in [
+            step.title.as_str(),
+            step.detail.as_str(),
+            step.cli.as_deref().unwrap_or(""),
+        ] {
+            said.push('\n');
+            said.push_str(part);
+        }
+    }
+    let said = said.to_ascii_lowercase();
+    let mut facts = Vec::new();
+    if let Some(action) = analysis.identifiers.get("iam_action")
+        && said.contains(&action.to_ascii_lowercase())
+    {
+        facts.push(action.clone());
+    }
+    for (key, value) in variables {
+        if FACT_KEYS_SKIPPED.contains(&key.as_str()) || key == "iam_action" {
+            continue;
+        }
+        if said.contains(&value.to_ascii_lowercase()) {
+            facts.push(format!("{{{{{key}}}}}"));
+        }
+    }
+    facts
+}
+
+/// Where a policy type's change is made; S3 and KMS name their resource policies.
+fn place_for(
+    policy_type: Option<consoledx_core::context::PolicyType>,
+    action: &str,
+) -> Option<record::Place> {
+    use consoledx_core::context::PolicyType;
+    use record::Place;
+    let service = action.split(':').next().unwrap_or("").to_ascii_lowercase();
+    Some(match policy_type? {
+        PolicyType::Identity => Place::IdentityPolicy,
+        PolicyType::Resource if service == "s3" => Place::BucketPolicy,
+        PolicyType::Resource if service == "kms" => Place::KeyPolicy,
+        PolicyType::Resource => Place::ResourcePolicy,
+        PolicyType::Scp => Place::Scp,
+        PolicyType::Rcp => Place::Rcp,
+        PolicyType::PermissionsBoundary => Place::PermissionsBoundary,
+        PolicyType::Session => Place::SessionPolicy,
+        PolicyType::VpcEndpoint => Place::VpcEndpointPolicy,
+        PolicyType::Trust => Place::TrustPolicy,
+    })
+}
+
+/// The value's `{{key}}` form when a variable holds it, else the value itself.
+fn templated_value(value: &str, variables: &BTreeMap<String, String>) -> String {
+    let mut best: Option<(&String, &String)> = None;
+    for (key, known) in variables {
+        if value.contains(known.as_str()) && best.is_none_or(|(_, b)| known.len() > b.len()) {
+            best = Some((key, known));
+        }
+    }
+    match best {
+        Some((key, known)) => value.replacen(known.as_str(), &format!("{{{{{key}}}}}"), 1),
+        None => value.to_string(),
+    }
+}
+
+/// Expected steps a scaffold proposes. For an authorization failure: allow the
+/// denied action on the denied resource where the message says the policy
+/// blocked it (on the signed-in role for identity policies and boundaries).
+/// Otherwise: each rule step whose CLI command acts on a templated
+/// identifier, as an action on that resource.
+fn scaffold_steps(
+    analysis: &consoledx_core::Analysis,
+    rule_steps: &[consoledx_core::api::Step],
+    variables: &BTreeMap<String, String>,
+) -> Vec<record::ExpectedStep> {
+    use record::{ExpectedStep, Place};
+    if let Some(denied) = &analysis.access_denied {
+        let Some(action) = analysis.identifiers.get("iam_action") else {
+            return Vec::new();
+        };
+        if !record::is_iam_action(action) {
+            return Vec::new();
+        }
+        let Some(place) = place_for(denied.policy_type, action) else {
+            return Vec::new();
+        };
+        let resource = analysis
+            .identifiers
+            .get("resource_arn")
+            .map(|arn| templated_value(arn, variables))
+            .unwrap_or_else(|| "*".to_string());
+        let on = match place {
+            Place::IdentityPolicy | Place::PermissionsBoundary => analysis
+                .identifiers
+                .get("iam_role_name")
+                .or_else(|| analysis.identifiers.get("iam_user_name"))
+                .map(|name| templated_value(name, variables)),
+            _ => None,
+        };
+        return vec![ExpectedStep {
+            action: action.clone(),
+            action_also: Vec::new(),
+            resource,
+            place,
+            on,
+        }];
+    }
+    let mut steps = Vec::new();
+    for step in rule_steps {
+        let Some(cli) = step.cli.as_deref() else {
+            continue;
+        };
+        let named = variables
+            .iter()
+            .filter(|(key, _)| !FACT_KEYS_SKIPPED.contains(&key.as_str()))
+            .find(|(_, value)| cli.contains(value.as_str()));
+        let Some((key, _)) = named else {
+            continue;
+        };
+        // `aws s3 rm`, `aws rds wait`: the command up to its first option or argument.
+        let command: Vec<&str> = cli
+            .split(' ')
+            .take_while(|word| {
+                !word.starts_with('-')
+                    && !word.contains(['/', ':', '{'])
+                    && !variables.values().any(|v| word.contains(v.as_str()))
+            })
+            .take(3)
+            .collect();
+        if command.len() < 2 {
+            continue;
+        }
+        steps.push(ExpectedStep {
+            action: command.join(" "),
+            action_also: Vec::new(),
+            resource: format!("{{{{{key}}}}}"),
+            place: Place::Resource,
+            on: None,
+        });
+    }
+    steps
 }

@@ -638,6 +638,93 @@ async fn perform(sdk: &SdkConfig, call: &Call) -> CallResult {
                 .send()
                 .await,
         ),
+        ("ec2", "StopInstances") => outcome(
+            aws_sdk_ec2::Client::new(sdk)
+                .stop_instances()
+                .instance_ids(p("InstanceId"))
+                .send()
+                .await,
+        ),
+        ("ec2", "DescribeSubnets") => outcome(
+            aws_sdk_ec2::Client::new(sdk)
+                .describe_subnets()
+                .subnet_ids(p("SubnetId"))
+                .send()
+                .await,
+        ),
+        ("ec2", "DescribeSecurityGroups") => outcome(
+            aws_sdk_ec2::Client::new(sdk)
+                .describe_security_groups()
+                .group_ids(p("GroupId"))
+                .send()
+                .await,
+        ),
+        ("cloudformation", "CreateStack") => outcome(
+            aws_sdk_cloudformation::Client::new(sdk)
+                .create_stack()
+                .stack_name(p("StackName"))
+                .template_body(p("TemplateBody"))
+                .send()
+                .await,
+        ),
+        ("sqs", operation) => perform_sqs(sdk, operation, &p).await,
+        ("sns", operation) => {
+            let sns = aws_sdk_sns::Client::new(sdk);
+            match operation {
+                "CreateTopic" => outcome(sns.create_topic().name(p("Name")).send().await),
+                "GetTopicAttributes" => outcome(
+                    sns.get_topic_attributes()
+                        .topic_arn(p("TopicArn"))
+                        .send()
+                        .await,
+                ),
+                "Publish" => outcome(
+                    sns.publish()
+                        .topic_arn(p("TopicArn"))
+                        .message(p("Message"))
+                        .send()
+                        .await,
+                ),
+                "Subscribe" => outcome(
+                    sns.subscribe()
+                        .topic_arn(p("TopicArn"))
+                        .protocol(p("Protocol"))
+                        .endpoint(p("Endpoint"))
+                        .send()
+                        .await,
+                ),
+                _ => CallResult::Unsupported,
+            }
+        }
+        ("dynamodb", operation) => perform_dynamodb(sdk, operation, &p).await,
+        ("organizations", operation) => {
+            let org = aws_sdk_organizations::Client::new(sdk);
+            match operation {
+                "CreateOrganization" => outcome(
+                    org.create_organization()
+                        .feature_set(aws_sdk_organizations::types::OrganizationFeatureSet::All)
+                        .send()
+                        .await,
+                ),
+                "DescribeOrganization" => outcome(org.describe_organization().send().await),
+                "DescribePolicy" => {
+                    outcome(org.describe_policy().policy_id(p("PolicyId")).send().await)
+                }
+                "DescribeAccount" => outcome(
+                    org.describe_account()
+                        .account_id(p("AccountId"))
+                        .send()
+                        .await,
+                ),
+                "DescribeOrganizationalUnit" => outcome(
+                    org.describe_organizational_unit()
+                        .organizational_unit_id(p("OrganizationalUnitId"))
+                        .send()
+                        .await,
+                ),
+                _ => CallResult::Unsupported,
+            }
+        }
         ("cloudformation", "DescribeStacks") => outcome(
             aws_sdk_cloudformation::Client::new(sdk)
                 .describe_stacks()
@@ -645,6 +732,112 @@ async fn perform(sdk: &SdkConfig, call: &Call) -> CallResult {
                 .send()
                 .await,
         ),
+        _ => CallResult::Unsupported,
+    }
+}
+
+/// SQS calls name the queue by `QueueName`: its URL depends on the endpoint's
+/// host and port, which a record cannot know. A queue that does not exist gets
+/// the URL it would have, so the endpoint answers for the missing queue.
+async fn perform_sqs(
+    sdk: &SdkConfig,
+    operation: &str,
+    p: &(dyn Fn(&str) -> String + Sync),
+) -> CallResult {
+    let sqs = aws_sdk_sqs::Client::new(sdk);
+    if operation == "CreateQueue" {
+        let mut request = sqs.create_queue().queue_name(p("QueueName"));
+        let timeout = p("VisibilityTimeout");
+        if !timeout.is_empty() {
+            request = request.attributes(
+                aws_sdk_sqs::types::QueueAttributeName::VisibilityTimeout,
+                timeout,
+            );
+        }
+        return outcome(request.send().await);
+    }
+    let name = p("QueueName");
+    let url = match sqs.get_queue_url().queue_name(&name).send().await {
+        Ok(found) => found.queue_url().unwrap_or_default().to_string(),
+        Err(err) if operation == "GetQueueUrl" => return outcome::<(), _>(Err(err)),
+        Err(_) => {
+            let endpoint = sdk
+                .endpoint_url()
+                .unwrap_or("https://sqs.us-east-1.amazonaws.com")
+                .trim_end_matches('/');
+            format!("{endpoint}/{}/{name}", p("AccountId"))
+        }
+    };
+    match operation {
+        "GetQueueUrl" => CallResult::Ok,
+        "SendMessage" => outcome(
+            sqs.send_message()
+                .queue_url(url)
+                .message_body(p("MessageBody"))
+                .send()
+                .await,
+        ),
+        "PurgeQueue" => outcome(sqs.purge_queue().queue_url(url).send().await),
+        "DeleteQueue" => outcome(sqs.delete_queue().queue_url(url).send().await),
+        _ => CallResult::Unsupported,
+    }
+}
+
+/// DynamoDB items are given as `{"attribute": "string value"}` JSON, enough
+/// for the string keys records use.
+async fn perform_dynamodb(
+    sdk: &SdkConfig,
+    operation: &str,
+    p: &(dyn Fn(&str) -> String + Sync),
+) -> CallResult {
+    use aws_sdk_dynamodb::types::AttributeValue;
+    let ddb = aws_sdk_dynamodb::Client::new(sdk);
+    let item = |name: &str| -> Result<std::collections::HashMap<String, AttributeValue>, String> {
+        let text = p(name);
+        if text.is_empty() {
+            return Ok(Default::default());
+        }
+        let map: std::collections::BTreeMap<String, String> = serde_json::from_str(&text)
+            .map_err(|e| format!("{name} must be a JSON object of strings: {e}"))?;
+        Ok(map
+            .into_iter()
+            .map(|(k, v)| (k, AttributeValue::S(v)))
+            .collect())
+    };
+    let bad = |reason: String| CallResult::Failed {
+        code: "InvalidRecordParameter".to_string(),
+        message: reason,
+    };
+    match operation {
+        "DescribeTable" => outcome(ddb.describe_table().table_name(p("TableName")).send().await),
+        "PutItem" => {
+            let item = match item("Item") {
+                Ok(item) => item,
+                Err(reason) => return bad(reason),
+            };
+            let condition = p("ConditionExpression");
+            let mut request = ddb
+                .put_item()
+                .table_name(p("TableName"))
+                .set_item(Some(item));
+            if !condition.is_empty() {
+                request = request.condition_expression(condition);
+            }
+            outcome(request.send().await)
+        }
+        "GetItem" => {
+            let key = match item("Key") {
+                Ok(key) => key,
+                Err(reason) => return bad(reason),
+            };
+            outcome(
+                ddb.get_item()
+                    .table_name(p("TableName"))
+                    .set_key(Some(key))
+                    .send()
+                    .await,
+            )
+        }
         _ => CallResult::Unsupported,
     }
 }

@@ -97,6 +97,18 @@ pub async fn moto_api(moto: &Moto, path: &str) {
 }
 
 pub async fn seeding_config(url: &str) -> SdkConfig {
+    config_with_credentials(
+        url,
+        aws_sdk_sts::config::Credentials::new("testing", "testing", None, None, "test"),
+    )
+    .await
+}
+
+/// An SDK configuration for moto at `url` signing with `credentials`.
+pub async fn config_with_credentials(
+    url: &str,
+    credentials: aws_sdk_sts::config::Credentials,
+) -> SdkConfig {
     aws_config::defaults(BehaviorVersion::latest())
         .http_client(
             aws_smithy_http_client::Builder::new()
@@ -107,9 +119,7 @@ pub async fn seeding_config(url: &str) -> SdkConfig {
         )
         .region(Region::new(REGION))
         .endpoint_url(url)
-        .credentials_provider(aws_sdk_sts::config::Credentials::new(
-            "testing", "testing", None, None, "test",
-        ))
+        .credentials_provider(credentials)
         .load()
         .await
 }
@@ -138,4 +148,35 @@ pub async fn versioned_objects(s3: &aws_sdk_s3::Client, bucket: &str) {
             .await
             .expect("put object");
     }
+}
+
+/// Sends a raw request to moto (calls the SDK cannot address on loopback,
+/// such as S3 Control's account host); moto does not check signatures.
+pub async fn moto_send(
+    moto: &Moto,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: String,
+) {
+    use http_body_util::Full;
+    use hyper_util::client::legacy::Client;
+    use hyper_util::rt::TokioExecutor;
+    let client: Client<_, Full<axum::body::Bytes>> =
+        Client::builder(TokioExecutor::new()).build_http();
+    let mut request = axum::http::Request::builder()
+        .method(method)
+        .uri(format!("{}{path}", moto.url));
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    let request = request
+        .body(Full::new(axum::body::Bytes::from(body)))
+        .expect("request builds");
+    let response = client.request(request).await.expect("moto answers");
+    assert!(
+        response.status().is_success(),
+        "{method} {path}: {}",
+        response.status()
+    );
 }

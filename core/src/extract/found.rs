@@ -38,6 +38,9 @@ pub(crate) mod rank {
     pub const ACTION: u8 = 90;
     /// Partition and region from the console host and query.
     pub const URL_LOCATION: u8 = 80;
+    /// The denied principal's account: the caller's own account, which a
+    /// cross-account resource's ARN (another account's secret) must not replace.
+    pub const PRINCIPAL_ACCOUNT: u8 = 65;
     /// The resource the message is about (`on resource: …`, a resource ARN).
     pub const MESSAGE_RESOURCE: u8 = 60;
     /// A named resource in a tool's phrasing (`creating IAM Role (name)`).

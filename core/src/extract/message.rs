@@ -58,7 +58,7 @@ pub(crate) fn scan_message<'a>(
         if !PERMISSION_ONLY_ACTIONS.contains(&action)
             && let Some((service, _)) = action.split_once(':')
         {
-            found.put(keys::SERVICE, rank::ACTION, service);
+            found.put(keys::SERVICE, rank::ACTION, &service.to_ascii_lowercase());
         }
     }
     scan_tokens(text, found);
@@ -132,7 +132,11 @@ fn record_arn(found_arn: &FoundArn<'_>, found: &mut Found) {
         found.put(keys::PARTITION, rank::FALLBACK, arn.partition);
     }
     if is_account_id(arn.account) {
-        found.put(keys::ACCOUNT, part_rank, arn.account);
+        let account_rank = match found_arn.role {
+            ArnRole::Principal => rank::PRINCIPAL_ACCOUNT,
+            _ => part_rank,
+        };
+        found.put(keys::ACCOUNT, account_rank, arn.account);
     }
     if is_region(arn.region) && arn.account_is_real() {
         found.put(keys::REGION, rank::FALLBACK, arn.region);
@@ -235,7 +239,18 @@ fn find_action<'a>(text: &'a str, arns: &[FoundArn<'_>]) -> Option<&'a str> {
         {
             start -= 1;
         }
-        if start == colon || !bytes[start].is_ascii_lowercase() {
+        if start == colon {
+            // SNS spells its actions in capitals (`perform: SNS:Publish`); only
+            // there, so that `ERROR:` and the like stay out.
+            let mut upper = colon;
+            while upper > 0 && bytes[upper - 1].is_ascii_uppercase() {
+                upper -= 1;
+            }
+            if upper == colon || !text[..upper].ends_with("perform: ") {
+                continue;
+            }
+            start = upper;
+        } else if !bytes[start].is_ascii_lowercase() {
             continue;
         }
         if start > 0
