@@ -151,7 +151,10 @@ fn builtin_rules() -> Vec<Rule> {
         ),
         rule(
             "api_token",
-            r"(?-u:\b)(?:gh[pousr]_[A-Za-z0-9]{36}|github_pat_[A-Za-z0-9_]{22,}|xox[abprs]-[A-Za-z0-9-]{10,}|glpat-[A-Za-z0-9_-]{20})",
+            // Each token to the end of its run of token characters: stopping at
+            // a fixed length would leave a tail whose start becomes a word
+            // boundary once the token is replaced (`…IIIBearer x` → `]Bearer x`).
+            r"(?-u:\b)(?:gh[pousr]_[A-Za-z0-9]{36,}|github_pat_[A-Za-z0-9_]{22,}|xox[abprs]-[A-Za-z0-9-]{10,}|glpat-[A-Za-z0-9_-]{20,})",
             0,
             Gate::Always,
         ),
