@@ -108,6 +108,10 @@ fn build_wasm(toolchain: &Toolchain, build: &tools::Build) -> Result {
     .arg(&out_dir)
     .arg(&wasm)
     .run()?;
+    // wasm-bindgen's glue is readable JS with doc comments: minified it is
+    // a third smaller (1.4 KB gzip of the 200 KB payload budget).
+    let glue = format!("{}/{}.js", build.out_dir, crate_name.replace('-', "_"));
+    minify(&root, &glue, "esm", &glue)?;
     let bg = out_dir.join(format!("{}_bg.wasm", crate_name.replace('-', "_")));
     cmd(
         root.join("node_modules/.bin/wasm-opt"),
@@ -124,22 +128,33 @@ fn build_wasm(toolchain: &Toolchain, build: &tools::Build) -> Result {
 /// readable sources are in extension/src/).
 fn build_bridge(root: &Path) -> Result {
     for (source, format) in [("bridge", "iife"), ("panel", "esm")] {
-        cmd(
-            root.join("node_modules/.bin/esbuild"),
-            [
-                format!("extension/src/{source}.js"),
-                "--minify".into(),
-                format!("--format={format}"),
-                "--target=chrome120,firefox142".into(),
-                "--legal-comments=none".into(),
-                "--log-level=warning".into(),
-                format!("--outfile=extension/{source}.js"),
-            ],
-        )
-        .current_dir(root)
-        .run()?;
+        minify(
+            root,
+            &format!("extension/src/{source}.js"),
+            format,
+            &format!("extension/{source}.js"),
+        )?;
     }
     Ok(())
+}
+
+/// esbuild's minifier, for the browsers the manifest names.
+fn minify(root: &Path, source: &str, format: &str, outfile: &str) -> Result {
+    cmd(
+        root.join("node_modules/.bin/esbuild"),
+        [
+            source.to_string(),
+            "--minify".into(),
+            format!("--format={format}"),
+            "--target=chrome120,firefox142".into(),
+            "--legal-comments=none".into(),
+            "--log-level=warning".into(),
+            "--allow-overwrite".into(),
+            format!("--outfile={outfile}"),
+        ],
+    )
+    .current_dir(root)
+    .run()
 }
 
 /// `cargo xtask run -- --addr …` hands xtask the `--` too: it only separates.
