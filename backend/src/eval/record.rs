@@ -10,36 +10,10 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-/// DESIGN.md's identifier keys; `variables` may use these only, so a record's
-/// identifiers are comparable with what extraction reports.
-pub const IDENTIFIER_KEYS: &[&str] = &[
-    "aws_partition",
-    "aws_region",
-    "aws_service",
-    "aws_account_id",
-    "iam_action",
-    "iam_principal_arn",
-    "resource_arn",
-    "s3_bucket_name",
-    "ec2_instance_id",
-    "ec2_instance_type",
-    "ec2_ami_id",
-    "availability_zone",
-    "lambda_function_name",
-    "iam_role_name",
-    "iam_user_name",
-    "iam_policy_arn",
-    "kms_key_id",
-    "cloudformation_stack_name",
-    "dynamodb_table_name",
-    "vpc_id",
-    "subnet_id",
-    "security_group_id",
-    "log_group_name",
-    "rds_db_instance_id",
-    "ecs_cluster_name",
-    "secret_arn",
-];
+/// DESIGN.md's identifier keys (the knowledge base's list); `variables` may
+/// use these only, so a record's identifiers are comparable with what
+/// extraction reports.
+pub use consoledx_core::knowledge::IDENTIFIER_KEYS;
 
 #[derive(Debug, thiserror::Error)]
 pub enum RecordError {
