@@ -179,7 +179,7 @@ async function waitForHttp(url, timeoutMs) {
  * Starts `consoledx serve` against the moto endpoint; resolves to
  * { url, port, dataDir, output, stop() } once it prints its ready line.
  */
-export async function startBackend({ motoEndpoint, port = 0, dataDir } = {}) {
+export async function startBackend({ motoEndpoint, port = 0, dataDir, args: extraArgs = [], env: extraEnv = {} } = {}) {
   if (!existsSync(BACKEND_BIN)) {
     throw new Error(`backend binary ${BACKEND_BIN} is missing: build it (cargo build -p consoledx-backend) or set CONSOLEDX_BIN`);
   }
@@ -190,11 +190,12 @@ export async function startBackend({ motoEndpoint, port = 0, dataDir } = {}) {
     AWS_SECRET_ACCESS_KEY: 'testing',
     AWS_REGION: 'us-west-2',
     ...(motoEndpoint ? { AWS_ENDPOINT_URL: motoEndpoint } : {}),
+    ...extraEnv,
   };
   const { child, value: url, output } = await spawnService(
     `backend ${BACKEND_BIN}`,
     BACKEND_BIN,
-    ['serve', '--addr', `127.0.0.1:${port}`, '--data-dir', dir],
+    ['serve', '--addr', `127.0.0.1:${port}`, '--data-dir', dir, ...extraArgs],
     { env, ready: (line) => line.match(/consoledx listening on (http:\/\/\S+)/)?.[1] },
   );
   return {
@@ -207,6 +208,21 @@ export async function startBackend({ motoEndpoint, port = 0, dataDir } = {}) {
       if (ownDataDir) await rm(dir, { recursive: true, force: true });
     },
   };
+}
+
+/**
+ * Starts the OpenID provider fixture (e2e/oidc/provider.mjs); resolves to what
+ * it prints (issuers, client ids, the introspection secret) and stop().
+ */
+export async function startOidcProvider() {
+  const { child, value } = await spawnService('oidc provider', process.execPath, [path.join(E2E_DIR, 'oidc/provider.mjs')], {
+    timeoutMs: 60_000, // RSA keys for three issuers: slow on a busy machine
+    ready: (line) => {
+      if (!line.startsWith('{')) return undefined;
+      try { return JSON.parse(line); } catch { return undefined; }
+    },
+  });
+  return { ...value, stop: () => stopChild(child) };
 }
 
 /** GET a backend path and parse the JSON answer (throws with the body on non-2xx). */

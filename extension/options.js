@@ -1,6 +1,7 @@
 // Options page: reads and writes chrome.storage.sync. Checks are the core's
 // (Test connection goes through the service worker like every diagnosis).
 import { profileRequest } from './profiles.js';
+import { signInControls } from './signin.js';
 
 const api = globalThis.browser ?? globalThis.chrome;
 const DEFAULT_BACKEND_URL = 'http://127.0.0.1:8787';
@@ -8,7 +9,6 @@ const form = document.getElementById('settings');
 const status = document.getElementById('status');
 const urlInput = document.getElementById('backend-url');
 const patternsInput = document.getElementById('redaction-patterns');
-const tokenInput = document.getElementById('access-token');
 
 function say(message, isError = false) {
   status.textContent = message;
@@ -29,10 +29,9 @@ async function permit(backendUrl) {
 // The form is filled before it can be used: a Save before the stored values
 // arrive would otherwise write the defaults over them.
 form.inert = true;
-api.storage.sync.get(['backendUrl', 'redactionPatterns', 'accessToken']).then((stored) => {
+api.storage.sync.get(['backendUrl', 'redactionPatterns']).then((stored) => {
   urlInput.value = stored.backendUrl ?? DEFAULT_BACKEND_URL;
   patternsInput.value = (stored.redactionPatterns ?? []).join('\n');
-  tokenInput.value = stored.accessToken ?? '';
   form.inert = false;
   document.body.dataset.ready = 'true';
 });
@@ -42,7 +41,7 @@ form.addEventListener('submit', async (event) => {
   try {
     const backendUrl = urlInput.value.trim();
     await permit(backendUrl);
-    await api.storage.sync.set({ backendUrl, redactionPatterns: patterns(), accessToken: tokenInput.value.trim() || null });
+    await api.storage.sync.set({ backendUrl, redactionPatterns: patterns() });
     say('Saved.');
   } catch (error) {
     say(String(error.message ?? error), true);
@@ -125,6 +124,33 @@ function renderProfiles(set) {
   sourceSelect.append(new Option('New identity source…', NEW_SOURCE));
   sourceSelect.value = [...sourceSelect.options].some((o) => o.value === chosen) ? chosen : '';
   newSource.hidden = sourceSelect.value !== NEW_SOURCE;
+  renderSignIn(set.identitySources);
+}
+
+// One block per identity source; a block is kept while its source is, so a
+// sign-in under way goes on polling through re-renders.
+const signInBlocks = new Map();
+function renderSignIn(sources) {
+  const list = document.getElementById('signin-sources');
+  const keep = new Map();
+  for (const source of sources) {
+    const id = `${source.id} ${source.issuer} ${source.clientId} ${source.name}`;
+    let block = signInBlocks.get(id);
+    if (!block) {
+      block = document.createElement('div');
+      block.className = 'signin-source';
+      const heading = document.createElement('h3');
+      heading.textContent = `${source.name} — ${source.issuer}`;
+      const controls = document.createElement('div');
+      block.append(heading, controls);
+      signInControls(controls, source);
+    }
+    keep.set(id, block);
+  }
+  signInBlocks.clear();
+  for (const [id, block] of keep) signInBlocks.set(id, block);
+  list.replaceChildren(...keep.values());
+  document.getElementById('no-sources').hidden = sources.length !== 0;
 }
 
 function resetProfileForm() {
@@ -181,6 +207,9 @@ profileForm.addEventListener('submit', async (event) => {
   };
   const customization = field('profile-customization').value.trim();
   if (customization) profile.customization = customization;
+  // Runbook hosts come only from the administrator's file: editing keeps them.
+  const linkHosts = profileSet.profiles.find((p) => p.id === editing)?.linkHosts;
+  if (linkHosts) profile.linkHosts = linkHosts;
   let source;
   if (sourceSelect.value === NEW_SOURCE) {
     const sourceName = field('source-name').value.trim();

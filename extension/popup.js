@@ -1,7 +1,9 @@
 // Toolbar popup: is the backend reachable, and which profile answers. Profiles
 // are listed and switched here (the core's checks, through profiles.js); the
 // backend check goes through the service worker like the options page's.
+// The active profile's identity source is signed in to here (signin.js).
 import { profileRequest } from './profiles.js';
+import { signInControls, signedInIssuers } from './signin.js';
 
 const api = globalThis.browser ?? globalThis.chrome;
 const backend = document.getElementById('backend');
@@ -9,6 +11,9 @@ const fieldset = document.getElementById('profiles');
 const list = document.getElementById('profile-list');
 const noProfiles = document.getElementById('profile');
 const profileStatus = document.getElementById('profile-status');
+const signIn = document.getElementById('signin');
+const signInBox = document.getElementById('signin-controls');
+let shownSource;
 
 async function ask(message) {
   try {
@@ -55,6 +60,14 @@ function render(set) {
     label.append(input, text);
     list.append(label);
   }
+  const source = sources.get(profiles.find((p) => p.id === active)?.identitySource);
+  signIn.hidden = !source;
+  // Kept while the source stays the same: a sign-in under way goes on polling.
+  if (source?.issuer !== shownSource?.issuer) {
+    shownSource = source;
+    if (source) signInControls(signInBox, source, checkBackend);
+    else signInBox.replaceChildren();
+  }
 }
 
 async function loadProfiles() {
@@ -64,16 +77,20 @@ async function loadProfiles() {
 }
 
 async function switchTo(id) {
-  const reply = await profileRequest({ type: 'SwitchProfile', id });
+  // The core decides whether this profile needs a new sign-in; it is told
+  // which issuers already have a session.
+  const { set } = await profileRequest({ type: 'ListProfiles' });
+  const signedIn = await signedInIssuers(set?.identitySources ?? []);
+  const reply = await profileRequest({ type: 'SwitchProfile', id, signedIn });
   if (reply.type !== 'Profiles') {
     say(reply.message, true);
     return loadProfiles();
   }
   render(reply.set);
   const profile = reply.set.profiles.find((p) => p.id === id);
-  const signIn = reply.switched?.signIn;
-  say(signIn
-    ? `${profile.name} is active. It needs a sign-in to ${signIn.name} (${signIn.issuer}); until then its backend may refuse requests.`
+  const needed = reply.switched?.signIn;
+  say(needed
+    ? `${profile.name} is active. It needs a sign-in to ${needed.name} (${needed.issuer}); until then its backend may refuse requests.`
     : `${profile.name} is active.`);
   checkBackend();
 }

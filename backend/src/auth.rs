@@ -584,6 +584,35 @@ pub async fn require_caller(
     }
 }
 
+impl Authenticator {
+    /// Whether the caller is one of its issuer's configured admins.
+    pub fn is_admin(&self, caller: &Caller) -> bool {
+        let claims = caller.claims();
+        self.issuers
+            .iter()
+            .filter(|issuer| crate::tenancy::same_issuer(&issuer.config.url, &caller.issuer))
+            .any(|issuer| {
+                issuer
+                    .config
+                    .admins
+                    .iter()
+                    .any(|admin| admin.matches(&claims))
+            })
+    }
+}
+
+impl Caller {
+    /// What the access decisions read.
+    pub fn claims(&self) -> crate::tenancy::CallerClaims<'_> {
+        crate::tenancy::CallerClaims {
+            issuer: &self.issuer,
+            subject: &self.subject,
+            username: &self.username,
+            groups: &self.groups,
+        }
+    }
+}
+
 /// `GET /v1/whoami`: the caller as the backend sees it (issuer, kind, user, groups).
 pub async fn get_whoami(caller: Option<axum::Extension<Caller>>) -> Result<Json<Caller>, ApiError> {
     caller

@@ -3,14 +3,16 @@
 
 pub mod auth;
 pub mod aws;
+pub mod db;
 pub mod eval;
 pub mod feedback;
 pub mod model;
 pub mod store;
+pub mod tenancy;
 
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{DefaultBodyLimit, Path, State};
-use axum::http::{HeaderValue, Method, StatusCode, header};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -19,6 +21,7 @@ use consoledx_core::api::{
 };
 use consoledx_core::{Analysis, ErrorContext, KnowledgeBase};
 use consoledx_resolve::Facts;
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -28,6 +31,14 @@ use tower_http::cors::{AllowOrigin, CorsLayer};
 pub use aws::{AwsReader, AwsSettings, Credentials};
 pub use model::{ModelClient, ModelSettings};
 pub use store::{DiagnosisRecord, Store, StoreError};
+
+/// How long a replica answers from its copy of the directory before reading it again.
+pub const DIRECTORY_REFRESH: Duration = Duration::from_secs(2);
+
+/// The profile a request is made under (its id in the backend's directory).
+pub const PROFILE_HEADER: &str = "x-consoledx-profile";
+/// The customization the profile uses, when it names one.
+pub const CUSTOMIZATION_HEADER: &str = "x-consoledx-customization";
 
 /// Requests larger than this are refused with 413.
 pub const BODY_LIMIT: usize = 256 * 1024;
@@ -41,9 +52,75 @@ const DIAGNOSIS_ID_LIMIT: usize = 100;
 #[derive(Debug, Clone)]
 pub struct Config {
     pub data_dir: PathBuf,
+    /// The main database (`--database-url`); `None`: the SQLite file in `data_dir`.
+    pub database_url: Option<db::DatabaseUrl>,
+    /// Databases of regions with one of their own (data residency), from `--region-database`.
+    pub region_databases: BTreeMap<String, db::DatabaseUrl>,
+    /// Where the validation run that gates customizations replays the built-in dataset.
+    pub gate: tenancy::GateSettings,
     pub aws: AwsSettings,
     /// The optional model that phrases errors no rule matched; `None` (the default) calls nothing.
     pub model: Option<ModelSettings>,
+}
+
+impl Config {
+    /// A backend on `data_dir` with the embedded defaults: its SQLite store,
+    /// every region's data in a file of its own, no model, and the gate
+    /// replaying `eval/records` on `.venv/bin/moto_server`.
+    pub fn new(data_dir: PathBuf, aws: AwsSettings) -> Config {
+        Config {
+            data_dir,
+            database_url: None,
+            region_databases: BTreeMap::new(),
+            gate: tenancy::GateSettings {
+                records: PathBuf::from("eval/records"),
+                endpoint: eval::Endpoint::MotoServer(PathBuf::from(".venv/bin/moto_server")),
+                workers: 1,
+                fast_only: false,
+            },
+            aws,
+            model: None,
+        }
+    }
+}
+
+/// Opens the main store and the directory for `consoledx admin`, as `serve` would.
+pub async fn open_tenancy(
+    data_dir: &std::path::Path,
+    database_url: Option<db::DatabaseUrl>,
+    region_databases: BTreeMap<String, db::DatabaseUrl>,
+    gate: tenancy::GateSettings,
+) -> Result<tenancy::TenancyService, StartError> {
+    let kb = KnowledgeBase::builtin().map_err(|err| StartError::Knowledge(err.to_string()))?;
+    open_tenancy_with(data_dir, database_url, region_databases, gate, Arc::new(kb)).await
+}
+
+async fn open_tenancy_with(
+    data_dir: &std::path::Path,
+    database_url: Option<db::DatabaseUrl>,
+    region_databases: BTreeMap<String, db::DatabaseUrl>,
+    gate: tenancy::GateSettings,
+    kb: Arc<KnowledgeBase>,
+) -> Result<tenancy::TenancyService, StartError> {
+    let main = database_url
+        .unwrap_or_else(|| db::DatabaseUrl::Sqlite(data_dir.join(store::DATABASE_FILE)));
+    let store_url = main.clone();
+    let store = tokio::task::spawn_blocking(move || Store::open_url(&store_url))
+        .await
+        .map_err(|err| StartError::Task(err.to_string()))??;
+    // SQLite keeps the directory in a file of its own beside the store, and
+    // each region's data in a file of its own; PostgreSQL keeps the directory
+    // in the database every replica shares, and regions need their own.
+    let (directory_url, sqlite_regions_dir) = match &main {
+        db::DatabaseUrl::Sqlite(_) => (
+            db::DatabaseUrl::Sqlite(data_dir.join(tenancy::store::DIRECTORY_FILE)),
+            Some(data_dir.join("regions")),
+        ),
+        postgres @ db::DatabaseUrl::Postgres(_) => (postgres.clone(), None),
+    };
+    let directory = tenancy::DirectoryStore::open(&directory_url).await?;
+    let residency = tenancy::Residency::new(store, region_databases, sqlite_regions_dir);
+    Ok(tenancy::TenancyService::open(directory, residency, kb, gate, DIRECTORY_REFRESH).await?)
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -56,40 +133,61 @@ pub enum StartError {
     Task(String),
     #[error("model provider: {0}")]
     Model(#[from] model::ModelError),
+    #[error("directory: {0}")]
+    Directory(#[from] tenancy::DirectoryStoreError),
+    #[error("directory: {0}")]
+    Tenancy(#[from] tenancy::TenancyError),
 }
 
 /// Everything a handler needs; cheap to clone.
 #[derive(Clone, Debug)]
 pub struct AppState {
     inner: Arc<Inner>,
+    /// The knowledge of requests without a customization (tests and the gate may replace it).
+    kb: Arc<KnowledgeBase>,
+    tenancy: Option<Arc<tenancy::TenancyService>>,
     /// Bearer-token validation; `None` (no --auth-config) serves everyone, as for local use.
     auth: Option<Arc<auth::Authenticator>>,
 }
 
 #[derive(Debug)]
 struct Inner {
-    kb: KnowledgeBase,
     store: Store,
     aws: AwsReader,
     model: Option<ModelClient>,
 }
 
+impl StartError {
+    /// Caused by where the data was pointed at (bad path, URL, newer file), not by a failure while running.
+    pub fn is_bad_location(&self) -> bool {
+        match self {
+            StartError::Store(err) => err.is_bad_location(),
+            StartError::Directory(tenancy::DirectoryStoreError::Db(err)) => err.is_bad_location(),
+            StartError::Directory(tenancy::DirectoryStoreError::NewerSchema { .. }) => true,
+            _ => false,
+        }
+    }
+}
+
 impl AppState {
     pub async fn open(config: &Config) -> Result<AppState, StartError> {
         let kb = KnowledgeBase::builtin().map_err(|err| StartError::Knowledge(err.to_string()))?;
-        let data_dir = config.data_dir.clone();
-        let store = tokio::task::spawn_blocking(move || Store::open(&data_dir))
-            .await
-            .map_err(|err| StartError::Task(err.to_string()))??;
+        let kb = Arc::new(kb);
+        let tenancy = open_tenancy_with(
+            &config.data_dir,
+            config.database_url.clone(),
+            config.region_databases.clone(),
+            config.gate.clone(),
+            Arc::clone(&kb),
+        )
+        .await?;
+        let store = tenancy.residency().default_store().clone();
         let aws = AwsReader::load(&config.aws).await;
         let model = config.model.as_ref().map(ModelClient::new).transpose()?;
         Ok(AppState {
-            inner: Arc::new(Inner {
-                kb,
-                store,
-                aws,
-                model,
-            }),
+            inner: Arc::new(Inner { store, aws, model }),
+            kb,
+            tenancy: Some(Arc::new(tenancy)),
             auth: None,
         })
     }
@@ -100,12 +198,22 @@ impl AppState {
         self
     }
 
+    /// The same state answering with other knowledge (the validation run of a customization).
+    pub fn with_knowledge(mut self, kb: Arc<KnowledgeBase>) -> AppState {
+        self.kb = kb;
+        self
+    }
+
     pub fn authenticator(&self) -> Option<&auth::Authenticator> {
         self.auth.as_deref()
     }
 
     pub fn knowledge(&self) -> &KnowledgeBase {
-        &self.inner.kb
+        &self.kb
+    }
+
+    pub fn tenancy(&self) -> Option<&Arc<tenancy::TenancyService>> {
+        self.tenancy.as_ref()
     }
 }
 
@@ -124,10 +232,23 @@ pub enum ApiError {
     Internal(String),
     #[error("{0}")]
     Unauthorized(auth::Rejection),
+    /// Signed in, but not allowed this profile, customization or operation.
+    #[error("{message}")]
+    Forbidden { code: &'static str, message: String },
+    #[error("{message}")]
+    Conflict {
+        code: &'static str,
+        message: String,
+        /// Structured detail the caller can act on (e.g. a refused activation's scores).
+        detail: Option<serde_json::Value>,
+    },
+    /// A dependency of the operation (e.g. the validation harness) cannot run.
+    #[error("{0}")]
+    Unavailable(String),
 }
 
 impl ApiError {
-    fn internal(detail: impl std::fmt::Display) -> ApiError {
+    pub(crate) fn internal(detail: impl std::fmt::Display) -> ApiError {
         ApiError::Internal(detail.to_string())
     }
 }
@@ -167,8 +288,21 @@ impl From<StoreError> for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        if let ApiError::Unauthorized(rejection) = self {
-            return rejection.into_response();
+        match self {
+            ApiError::Unauthorized(rejection) => return rejection.into_response(),
+            ApiError::Forbidden { code, message } => {
+                let body = serde_json::json!({"error": code, "message": message});
+                return (StatusCode::FORBIDDEN, Json(body)).into_response();
+            }
+            ApiError::Conflict {
+                code,
+                message,
+                detail,
+            } => {
+                let body = serde_json::json!({"error": code, "message": message, "detail": detail});
+                return (StatusCode::CONFLICT, Json(body)).into_response();
+            }
+            _ => {}
         }
         let status = match &self {
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
@@ -180,6 +314,9 @@ impl IntoResponse for ApiError {
                 StatusCode::INTERNAL_SERVER_ERROR
             }
             ApiError::Unauthorized(rejection) => rejection.status(),
+            ApiError::Forbidden { .. } => StatusCode::FORBIDDEN,
+            ApiError::Conflict { .. } => StatusCode::CONFLICT,
+            ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
         };
         let body = ErrorBody {
             error: self.to_string(),
@@ -215,7 +352,12 @@ pub fn app(state: AppState) -> Router {
             },
         ))
         .allow_methods([Method::GET, Method::POST])
-        .allow_headers([header::CONTENT_TYPE, header::AUTHORIZATION])
+        .allow_headers([
+            header::CONTENT_TYPE,
+            header::AUTHORIZATION,
+            HeaderName::from_static(PROFILE_HEADER),
+            HeaderName::from_static(CUSTOMIZATION_HEADER),
+        ])
         .expose_headers([header::WWW_AUTHENTICATE])
         .max_age(Duration::from_secs(600));
     Router::new()
@@ -227,6 +369,7 @@ pub fn app(state: AppState) -> Router {
         .route("/ui/feedback", get(feedback::get_page))
         .route("/v1/diagnoses/{id}", get(get_diagnosis))
         .route("/v1/whoami", get(auth::get_whoami))
+        .merge(tenancy::api::routes())
         .fallback(fallback_route)
         .method_not_allowed_fallback(fallback_method)
         .layer(axum::middleware::from_fn_with_state(
@@ -281,15 +424,92 @@ fn redact_again(context: &mut ErrorContext) {
     context.redactions = context.redactions.saturating_add(count);
 }
 
+/// The knowledge, store and tenancy one request runs under.
+struct Scope {
+    kb: Arc<KnowledgeBase>,
+    store: Store,
+    tenancy: Option<tenancy::Tenancy>,
+}
+
+/// A header's text; absent, or blank, is `None`.
+fn header_text(headers: &HeaderMap, name: &str) -> Result<Option<String>, ApiError> {
+    let Some(value) = headers.get(name) else {
+        return Ok(None);
+    };
+    let text = value
+        .to_str()
+        .ok()
+        .filter(|text| text.len() <= 128)
+        .ok_or_else(|| ApiError::BadRequest(format!("header {name} must be a short ASCII id")))?;
+    Ok(Some(text.trim().to_string()).filter(|text| !text.is_empty()))
+}
+
+/// Decides which profile and customization a request runs under, and so
+/// which knowledge answers it and which region's store keeps it. A backend
+/// whose directory has no subscription answers everyone alike.
+async fn scope_for(
+    state: &AppState,
+    caller: Option<&auth::Caller>,
+    headers: &HeaderMap,
+) -> Result<Scope, ApiError> {
+    let single = || Scope {
+        kb: Arc::clone(&state.kb),
+        store: state.inner.store.clone(),
+        tenancy: None,
+    };
+    let Some(service) = state.tenancy() else {
+        return Ok(single());
+    };
+    let directory = service.directory().await?;
+    if !directory.is_multi_tenant() {
+        return Ok(single());
+    }
+    let profile = header_text(headers, PROFILE_HEADER)?;
+    let customization = header_text(headers, CUSTOMIZATION_HEADER)?;
+    let Some(caller) = caller else {
+        return Err(ApiError::Forbidden {
+            code: "sign_in_unavailable",
+            message: "This backend serves subscriptions but runs without sign-in, so it cannot tell who you are. Ask your administrator.".to_string(),
+        });
+    };
+    let Some(profile) = profile else {
+        return Err(ApiError::Forbidden {
+            code: "missing_profile",
+            message: "This backend serves its subscriptions' profiles: choose one of your organisation's profiles in the consoledx toolbar button.".to_string(),
+        });
+    };
+    let tenancy = directory
+        .authorize(&caller.claims(), &profile, customization.as_deref())
+        .map_err(|denied| ApiError::Forbidden {
+            code: denied.code(),
+            message: denied.to_string(),
+        })?;
+    let kb = service.knowledge(&tenancy).await?;
+    let store = service
+        .residency()
+        .store(&tenancy.region)
+        .await
+        .map_err(tenancy::TenancyError::from)?;
+    Ok(Scope {
+        kb,
+        store,
+        tenancy: Some(tenancy),
+    })
+}
+
 async fn post_analyze(
     State(state): State<AppState>,
+    caller: Option<axum::Extension<auth::Caller>>,
+    headers: HeaderMap,
     payload: Result<Json<AnalyzeRequest>, JsonRejection>,
 ) -> Result<Json<Analysis>, ApiError> {
     let Json(request) = payload?;
+    let caller = caller.as_deref();
+    let scope = scope_for(&state, caller, &headers).await?;
     let mut context = request.context;
     redact_again(&mut context);
     consoledx_core::extract::complete(&mut context);
-    let mut analysis = state.inner.kb.analyze(&context);
+    let mut analysis = scope.kb.analyze(&context);
     let id = new_diagnosis_id()?;
     analysis.diagnosis_id = Some(id.clone());
     analysis.source = Some("backend".to_string());
@@ -297,14 +517,26 @@ async fn post_analyze(
         model::refine(model, &context, &mut analysis).await;
     }
     let context_json = serde_json::to_string(&context).map_err(ApiError::internal)?;
-    state.inner.store.insert_diagnosis(store::NewDiagnosis {
+    let tenancy = scope.tenancy.as_ref();
+    scope.store.insert_diagnosis(store::NewDiagnosis {
         id,
         rule: analysis.rule.clone(),
         error_code: context.error_code.clone(),
         service: context.identifiers.get("aws_service").cloned(),
         region: context.identifiers.get("aws_region").cloned(),
         context_json,
+        subscription_id: tenancy.map(|t| t.subscription.clone()),
+        profile_id: tenancy.map(|t| t.profile.clone()),
+        customization_id: tenancy.and_then(|t| t.customization.as_ref().map(|c| c.0.clone())),
+        customization_version: tenancy.and_then(|t| t.customization.as_ref().map(|c| c.1)),
+        user_key: caller.map(|c| format!("{}#{}", c.issuer.trim_end_matches('/'), c.subject)),
     })?;
+    if let (Some(service), Some(tenancy), Some(caller)) = (state.tenancy(), tenancy, caller)
+        && let Err(err) = service.record_usage(&caller.claims(), tenancy).await
+    {
+        // The answer is given either way; a usage row lost is logged, not shown.
+        tracing::error!(%err, "usage not recorded");
+    }
     Ok(Json(analysis))
 }
 
@@ -314,6 +546,18 @@ pub async fn resolve_context(state: &AppState, context: &ErrorContext) -> Resolu
     resolve_context_with(state, context, Facts::default()).await
 }
 
+/// As [`resolve_context_with`], answered with the given knowledge (a customization's).
+pub async fn resolve_context_in(
+    state: &AppState,
+    kb: &KnowledgeBase,
+    context: &ErrorContext,
+    given: Facts,
+) -> Resolution {
+    let analysis = kb.analyze(context);
+    let facts = state.inner.aws.gather(context, &analysis, given).await;
+    consoledx_resolve::resolve(context, &analysis, &facts, kb)
+}
+
 /// As [`resolve_context`], starting from facts given as input (e.g. SCPs of
 /// an organization the endpoint cannot hold); their reads are not sent.
 pub async fn resolve_context_with(
@@ -321,21 +565,21 @@ pub async fn resolve_context_with(
     context: &ErrorContext,
     given: Facts,
 ) -> Resolution {
-    let kb = &state.inner.kb;
-    let analysis = kb.analyze(context);
-    let facts = state.inner.aws.gather(context, &analysis, given).await;
-    consoledx_resolve::resolve(context, &analysis, &facts, kb)
+    resolve_context_in(state, &state.kb, context, given).await
 }
 
 async fn post_resolve(
     State(state): State<AppState>,
+    caller: Option<axum::Extension<auth::Caller>>,
+    headers: HeaderMap,
     payload: Result<Json<ResolveRequest>, JsonRejection>,
 ) -> Result<Json<Resolution>, ApiError> {
     let Json(request) = payload?;
+    let scope = scope_for(&state, caller.as_deref(), &headers).await?;
     let mut context = request.context;
     redact_again(&mut context);
     consoledx_core::extract::complete(&mut context);
-    let mut resolution = resolve_context(&state, &context).await;
+    let mut resolution = resolve_context_in(&state, &scope.kb, &context, Facts::default()).await;
     resolution.diagnosis_id = request.diagnosis_id;
     Ok(Json(resolution))
 }
@@ -389,12 +633,15 @@ fn checked_feedback(request: FeedbackRequest) -> Result<store::NewFeedback, ApiE
 
 async fn post_feedback(
     State(state): State<AppState>,
+    caller: Option<axum::Extension<auth::Caller>>,
+    headers: HeaderMap,
     payload: Result<Json<FeedbackRequest>, JsonRejection>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let Json(request) = payload?;
+    let scope = scope_for(&state, caller.as_deref(), &headers).await?;
     let feedback = checked_feedback(request)?;
     let diagnosis_id = feedback.diagnosis_id.clone();
-    if !state.inner.store.set_feedback(feedback).await? {
+    if !scope.store.set_feedback(feedback).await? {
         return Err(ApiError::NotFound(format!(
             "no diagnosis with id {diagnosis_id}"
         )));
@@ -404,10 +651,12 @@ async fn post_feedback(
 
 async fn get_diagnosis(
     State(state): State<AppState>,
+    caller: Option<axum::Extension<auth::Caller>>,
+    headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Result<Json<DiagnosisRecord>, ApiError> {
-    state
-        .inner
+    let scope = scope_for(&state, caller.as_deref(), &headers).await?;
+    scope
         .store
         .diagnosis(&id)
         .await?

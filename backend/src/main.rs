@@ -1,6 +1,8 @@
 //! `consoledx`: the backend server and the command line.
 //! Exit codes: 0 success, 1 internal error, 2 bad input (one line on stderr).
 
+mod admin_cli;
+
 use clap::{Parser, Subcommand, ValueEnum};
 use consoledx::{AppState, AwsSettings, Config, Credentials, app};
 use consoledx_core::{KnowledgeBase, Redactor, Snapshot};
@@ -27,9 +29,11 @@ enum Command {
     Serve {
         #[arg(long, default_value = "127.0.0.1:8787")]
         addr: SocketAddr,
-        /// Where the SQLite store lives (created if missing).
-        #[arg(long, env = "CONSOLEDX_DATA_DIR", default_value = "./data")]
-        data_dir: PathBuf,
+        #[command(flatten)]
+        storage: admin_cli::StorageArgs,
+        /// Where "activate" replays the built-in dataset before a customization goes live.
+        #[command(flatten)]
+        gate: admin_cli::GateArgs,
         /// Endpoint for every AWS service (e.g. a moto server); the SDK's AWS_ENDPOINT_URL also works.
         #[arg(long, env = "AWS_ENDPOINT_URL")]
         aws_endpoint_url: Option<String>,
@@ -114,6 +118,13 @@ enum Command {
         #[arg(long)]
         fast: bool,
     },
+    /// Administer subscriptions, profiles, grants and customizations (the server's database, directly).
+    Admin {
+        #[command(flatten)]
+        storage: admin_cli::StorageArgs,
+        #[command(subcommand)]
+        command: admin_cli::AdminCommand,
+    },
     /// Work with the votes users gave the diagnoses.
     Feedback {
         #[command(subcommand)]
@@ -130,6 +141,9 @@ enum FeedbackCommand {
         /// The directory `consoledx serve` stores its data in.
         #[arg(long, env = "CONSOLEDX_DATA_DIR", default_value = "./data")]
         data_dir: PathBuf,
+        /// The main database instead of the SQLite file in --data-dir: postgres://USER@HOST/DB.
+        #[arg(long, env = "CONSOLEDX_DATABASE_URL")]
+        database_url: Option<String>,
         /// Write here instead of standard output.
         #[arg(long)]
         output: Option<PathBuf>,
@@ -198,7 +212,7 @@ fn main() -> ExitCode {
                 }
                 ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
                     eprintln!(
-                        "consoledx: missing command: serve, analyze, explain-access or feedback (see consoledx --help)"
+                        "consoledx: missing command: serve, analyze, explain-access, eval, admin or feedback (see consoledx --help)"
                     );
                     return ExitCode::from(2);
                 }
@@ -219,7 +233,8 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Serve {
             addr,
-            data_dir,
+            storage,
+            gate,
             aws_endpoint_url,
             resolve_deadline_ms,
             read_timeout_ms,
@@ -242,22 +257,23 @@ fn main() -> ExitCode {
                     .map(|path| consoledx::auth::AuthConfig::load(&path))
                     .transpose()
                     .map_err(|e| Failure::BadInput(e.to_string()))?;
-                serve(
-                    addr,
-                    auth,
-                    Config {
-                        data_dir,
-                        aws: AwsSettings {
-                            endpoint_url: aws_endpoint_url.filter(|url| !url.is_empty()),
-                            credentials,
-                            region: None,
-                            read_timeout: Duration::from_millis(read_timeout_ms),
-                            deadline: Duration::from_millis(resolve_deadline_ms),
-                        },
-                        model,
-                    },
-                )
+                let aws = AwsSettings {
+                    endpoint_url: aws_endpoint_url.filter(|url| !url.is_empty()),
+                    credentials,
+                    region: None,
+                    read_timeout: Duration::from_millis(read_timeout_ms),
+                    deadline: Duration::from_millis(resolve_deadline_ms),
+                };
+                let config = Config {
+                    database_url: storage.database_url().map_err(Failure::BadInput)?,
+                    region_databases: storage.region_databases().map_err(Failure::BadInput)?,
+                    gate: gate.settings(),
+                    model,
+                    ..Config::new(storage.data_dir.clone(), aws)
+                };
+                serve(addr, auth, config)
             }),
+        Command::Admin { storage, command } => admin(&storage, command),
         Command::Analyze {
             url,
             message,
@@ -273,9 +289,15 @@ fn main() -> ExitCode {
                 FeedbackCommand::Export {
                     format,
                     data_dir,
+                    database_url,
                     output,
                 },
-        } => export_feedback(format, &data_dir, output.as_deref()),
+        } => export_feedback(
+            format,
+            &data_dir,
+            database_url.as_deref(),
+            output.as_deref(),
+        ),
         Command::Eval {
             command:
                 Some(EvalCommand::New {
@@ -358,11 +380,24 @@ fn explain_access(input: &std::path::Path) -> Result<(), Failure> {
 fn export_feedback(
     format: ExportFormat,
     data_dir: &std::path::Path,
+    database_url: Option<&str>,
     output: Option<&std::path::Path>,
 ) -> Result<(), Failure> {
-    let rows = consoledx::store::export_feedback(data_dir).map_err(|err| {
+    let (flag, url) = match database_url.filter(|url| !url.is_empty()) {
+        Some(text) => {
+            let url = text
+                .parse::<consoledx::db::DatabaseUrl>()
+                .map_err(|err| Failure::BadInput(format!("--database-url: {err}")))?;
+            (format!("--database-url {url}"), url)
+        }
+        None => (
+            format!("--data-dir {}", data_dir.display()),
+            consoledx::db::DatabaseUrl::Sqlite(data_dir.join(consoledx::store::DATABASE_FILE)),
+        ),
+    };
+    let rows = consoledx::store::export_feedback_url(&url).map_err(|err| {
         if err.is_bad_location() {
-            Failure::BadInput(format!("--data-dir {}: {err}", data_dir.display()))
+            Failure::BadInput(format!("{flag}: {err}"))
         } else {
             Failure::Internal(err.to_string())
         }
@@ -564,6 +599,21 @@ fn model_settings(
     Ok(Some(settings))
 }
 
+fn admin(
+    storage: &admin_cli::StorageArgs,
+    command: admin_cli::AdminCommand,
+) -> Result<(), Failure> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Failure::Internal(format!("cannot start runtime: {e}")))?;
+    match runtime.block_on(admin_cli::run(storage, command)) {
+        Ok(value) => print_json(&value),
+        Err(admin_cli::AdminFailure::BadInput(reason)) => Err(Failure::BadInput(reason)),
+        Err(admin_cli::AdminFailure::Internal(reason)) => Err(Failure::Internal(reason)),
+    }
+}
+
 fn serve(
     addr: SocketAddr,
     auth: Option<consoledx::auth::AuthConfig>,
@@ -582,9 +632,13 @@ fn serve(
         .build()
         .map_err(|e| Failure::Internal(format!("cannot start runtime: {e}")))?;
     runtime.block_on(async move {
-        let mut state = AppState::open(&config)
-            .await
-            .map_err(|e| Failure::Internal(e.to_string()))?;
+        let mut state = AppState::open(&config).await.map_err(|e| {
+            if e.is_bad_location() {
+                Failure::BadInput(e.to_string())
+            } else {
+                Failure::Internal(e.to_string())
+            }
+        })?;
         if let Some(auth) = auth {
             state = state.with_authenticator(consoledx::auth::Authenticator::new(auth));
         }

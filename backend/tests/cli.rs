@@ -172,6 +172,20 @@ fn cli_cases() {
     run_cases("cli_cases.json", &[("$DATA", data.to_string())]);
 }
 
+/// `consoledx admin` steps, run in order on one data directory.
+#[test]
+fn admin_cases() {
+    let data = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data");
+    let dir = tempfile::tempdir().expect("tempdir");
+    run_cases(
+        "cli_admin_cases.json",
+        &[
+            ("$DATA", data.to_string()),
+            ("$DIR", dir.path().display().to_string()),
+        ],
+    );
+}
+
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct SeedVote {
@@ -203,6 +217,11 @@ async fn seed_store(dir: &Path, votes: &[SeedVote], without_votes: bool) {
                 service: None,
                 region: None,
                 context_json: "{}".to_string(),
+                subscription_id: None,
+                profile_id: None,
+                customization_id: None,
+                customization_version: None,
+                user_key: None,
             })
             .expect("queued");
         if without_votes {

@@ -1,25 +1,120 @@
 //! The store commits diagnoses behind the answer: every returned id must be
 //! readable and accept feedback at once, and must survive a restart. Files from
-//! older versions keep working; files it cannot use are refused untouched; the
-//! feedback page shows untrusted text escaped.
+//! older versions keep working; databases it cannot use are refused untouched;
+//! the feedback page shows untrusted text escaped.
+//!
+//! Every behaviour is checked on SQLite and on a real PostgreSQL server
+//! (`common::postgres`): each `check_*` function takes the backend, and
+//! `on_both_backends!` makes one test per backend of it.
 
 mod common;
 
-use common::{get, offline_state, post_json, send};
-use consoledx::app;
+use common::{get, post_json, send};
+use consoledx::db::{DatabaseUrl, Db, Value as DbValue};
 use consoledx::store::{
-    DATABASE_FILE, NewDiagnosis, NewFeedback, SCHEMA_VERSION, Store, StoreError, export_feedback,
+    CustomizationFeedback, DATABASE_FILE, FeedbackRow, NewDiagnosis, NewFeedback, SCHEMA_VERSION,
+    Store, StoreError, export_feedback, export_feedback_url,
 };
+use consoledx::{AppState, AwsSettings, Config, Credentials, app};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn returned_ids_are_stored_and_survive_a_restart() {
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// One test's database: a file in a fresh directory, or a fresh PostgreSQL database.
+struct TestDb {
+    dir: tempfile::TempDir,
+    url: DatabaseUrl,
+}
+
+impl TestDb {
+    /// `None` when PostgreSQL is not installed here (skipped with a notice; CI fails instead).
+    fn new(backend: Backend) -> Option<TestDb> {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let url = match backend {
+            Backend::Sqlite => DatabaseUrl::Sqlite(dir.path().join(DATABASE_FILE)),
+            Backend::Postgres => common::postgres::fresh_database()?,
+        };
+        Some(TestDb { dir, url })
+    }
+
+    fn store(&self) -> Store {
+        Store::open_url(&self.url).expect("store opens")
+    }
+
+    fn export(&self) -> Vec<FeedbackRow> {
+        export_feedback_url(&self.url).expect("export")
+    }
+
+    /// The app with this database as its store, making no AWS calls.
+    async fn state(&self) -> AppState {
+        let mut config = Config::new(
+            self.dir.path().to_path_buf(),
+            AwsSettings {
+                credentials: Credentials::None,
+                ..AwsSettings::default()
+            },
+        );
+        config.database_url = Some(self.url.clone());
+        AppState::open(&config).await.expect("app state opens")
+    }
+
+    /// Runs SQL on the database directly, off the async threads.
+    fn sql(&self, statement: &str) -> Vec<Vec<DbValue>> {
+        let url = self.url.clone();
+        let statement = statement.to_string();
+        std::thread::spawn(move || {
+            let mut db = Db::open(&url).expect("db opens");
+            db.query(&statement, &[])
+                .expect("sql runs")
+                .iter()
+                .map(|row| row.values().to_vec())
+                .collect()
+        })
+        .join()
+        .expect("sql thread")
+    }
+}
+
+/// One test per backend from a `check_*` function that takes the backend.
+macro_rules! on_both_backends {
+    ($($check:ident),* $(,)?) => {$(
+        mod $check {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                super::$check(super::Backend::Sqlite).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                super::$check(super::Backend::Postgres).await;
+            }
+        }
+    )*};
+}
+
+on_both_backends!(
+    check_returned_ids_are_stored_and_survive_a_restart,
+    check_votes_are_replaced_and_keep_their_first_time,
+    check_the_feedback_page_escapes_hostile_rules_and_comments,
+    check_a_newer_schema_is_refused_untouched,
+    check_two_openers_migrate_once,
+    check_votes_per_customization_version,
+    check_export_needs_an_existing_store,
+);
+
+async fn check_returned_ids_are_stored_and_survive_a_restart(backend: Backend) {
     const REQUESTS: usize = 300;
-    let dir = tempfile::tempdir().expect("tempdir");
+    let Some(db) = TestDb::new(backend) else {
+        return;
+    };
     let body = json!({"context": common::seed1_context()});
     let ids: Vec<String> = {
-        let router = app(offline_state(dir.path()).await);
+        let router = app(db.state().await);
         let calls = (0..REQUESTS).map(|_| {
             let router = router.clone();
             let body = body.clone();
@@ -39,7 +134,7 @@ async fn returned_ids_are_stored_and_survive_a_restart() {
         ids
         // The router, and with it the store, is dropped here: the writer finishes its queue.
     };
-    let router = app(offline_state(dir.path()).await);
+    let router = app(db.state().await);
     let mut missing = Vec::new();
     for id in &ids {
         let reply = send(&router, get(&format!("/v1/diagnoses/{id}"))).await;
@@ -47,13 +142,17 @@ async fn returned_ids_are_stored_and_survive_a_restart() {
             missing.push(id.clone());
         }
     }
-    assert!(missing.is_empty(), "{} of {REQUESTS} lost", missing.len());
+    assert!(
+        missing.is_empty(),
+        "{backend:?}: {} of {REQUESTS} lost",
+        missing.len()
+    );
     let last = ids.last().expect("ids");
     let reply = send(&router, get(&format!("/v1/diagnoses/{last}"))).await;
     assert_eq!(
         reply.json["verdict"],
         Value::from("helpful"),
-        "{}",
+        "{backend:?}: {}",
         reply.json
     );
 }
@@ -87,7 +186,7 @@ async fn a_store_from_schema_version_1_keeps_working() {
     }
     assert_eq!(user_version(dir.path()), 0, "v1 files predate user_version");
 
-    let router = app(offline_state(dir.path()).await);
+    let router = app(common::offline_state(dir.path()).await);
     let old = send(&router, get(&format!("/v1/diagnoses/{VOTED}"))).await;
     assert_eq!(
         old.json,
@@ -233,10 +332,8 @@ fn diagnosis(id: &str, rule: Option<&str>) -> NewDiagnosis {
     NewDiagnosis {
         id: id.to_string(),
         rule: rule.map(str::to_string),
-        error_code: None,
-        service: None,
-        region: None,
         context_json: "{}".to_string(),
+        ..NewDiagnosis::default()
     }
 }
 
@@ -251,10 +348,11 @@ fn vote(id: &str, verdict: &str, comment: Option<&str>, version: Option<&str>) -
 
 /// One vote per diagnosis: a new one replaces the old, keeps the first vote's time, and the
 /// rule always comes from the stored diagnosis.
-#[tokio::test]
-async fn votes_are_replaced_and_keep_their_first_time() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let store = Store::open(dir.path()).expect("store");
+async fn check_votes_are_replaced_and_keep_their_first_time(backend: Backend) {
+    let Some(db) = TestDb::new(backend) else {
+        return;
+    };
+    let store = db.store();
     store
         .insert_diagnosis(diagnosis("d1", Some("iam.implicit_deny")))
         .expect("queued");
@@ -273,7 +371,7 @@ async fn votes_are_replaced_and_keep_their_first_time() {
     let mut first_time = None;
     for feedback in sequence {
         assert!(store.set_feedback(feedback.clone()).await.expect("stored"));
-        let rows = export_feedback(dir.path()).expect("export");
+        let rows = db.export();
         assert_eq!(rows.len(), 1, "{rows:?}");
         let row = &rows[0];
         assert_eq!(row.rule.as_deref(), Some("iam.implicit_deny"));
@@ -288,8 +386,58 @@ async fn votes_are_replaced_and_keep_their_first_time() {
         .set_feedback(vote("d1", "meh", Some("bad verdict"), None))
         .await;
     assert!(refused.is_err(), "the table refuses unknown verdicts");
-    let rows = export_feedback(dir.path()).expect("export");
+    let rows = db.export();
     assert_eq!(rows[0].comment.as_deref(), Some("right after all"));
+    // Comments changed within one second: the last changed is shown first.
+    for (index, text) in ["first", "second", "third", "fourth"].iter().enumerate() {
+        let id = format!("same-second-{index}");
+        store
+            .insert_diagnosis(diagnosis(&id, Some("s3.same_second")))
+            .expect("queued");
+        assert!(
+            store
+                .set_feedback(vote(&id, "helpful", Some(text), None))
+                .await
+                .expect("stored")
+        );
+    }
+    assert!(
+        store
+            .set_feedback(vote(
+                "same-second-0",
+                "helpful",
+                Some("first, changed"),
+                None
+            ))
+            .await
+            .expect("stored")
+    );
+    let summary = store.feedback_summary().await.expect("summary");
+    let rule = summary
+        .rules
+        .iter()
+        .find(|r| r.rule.as_deref() == Some("s3.same_second"))
+        .expect("rule");
+    let comments: Vec<&str> = rule
+        .latest_comments
+        .iter()
+        .map(|c| c.comment.as_str())
+        .collect();
+    // Sorted by time first: only a run within one second is ordered by change alone.
+    let times: std::collections::BTreeSet<&str> = rule
+        .latest_comments
+        .iter()
+        .map(|c| c.updated_at.as_str())
+        .collect();
+    if times.len() == 1 {
+        assert_eq!(
+            comments,
+            ["first, changed", "fourth", "third"],
+            "{backend:?}"
+        );
+    } else {
+        assert_eq!(comments.len(), 3, "{backend:?}: {comments:?}");
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -360,8 +508,7 @@ fn markup_problems(page: &str) -> Vec<String> {
 
 /// Rule ids, comments and client versions are untrusted: on the page each appears escaped,
 /// never as markup; the summary returns them exactly as stored.
-#[tokio::test]
-async fn the_feedback_page_escapes_hostile_rules_and_comments() {
+async fn check_the_feedback_page_escapes_hostile_rules_and_comments(backend: Backend) {
     let hostile: Vec<Hostile> = serde_json::from_str(
         &std::fs::read_to_string(concat!(
             env!("CARGO_MANIFEST_DIR"),
@@ -371,9 +518,11 @@ async fn the_feedback_page_escapes_hostile_rules_and_comments() {
     )
     .expect("fixture parses");
     assert!(hostile.len() >= 5);
-    let dir = tempfile::tempdir().expect("tempdir");
+    let Some(db) = TestDb::new(backend) else {
+        return;
+    };
     {
-        let store = Store::open(dir.path()).expect("store");
+        let store = db.store();
         for (index, case) in hostile.iter().enumerate() {
             let id = format!("hostile-{index}");
             store
@@ -387,7 +536,7 @@ async fn the_feedback_page_escapes_hostile_rules_and_comments() {
             assert!(stored);
         }
     }
-    let router = app(offline_state(dir.path()).await);
+    let router = app(db.state().await);
     let reply = send(&router, get("/ui/feedback")).await;
     assert_eq!(reply.status, 200);
     let page = reply.json.as_str().expect("an HTML page, not JSON");
@@ -402,7 +551,11 @@ async fn the_feedback_page_escapes_hostile_rules_and_comments() {
             problems.push(format!("{:?} escaped {shown} times, not 3", case.text));
         }
     }
-    assert!(problems.is_empty(), "{}\n\n{page}", problems.join("\n"));
+    assert!(
+        problems.is_empty(),
+        "{backend:?}: {}\n\n{page}",
+        problems.join("\n")
+    );
     assert!(
         reply
             .headers
@@ -427,4 +580,304 @@ async fn the_feedback_page_escapes_hostile_rules_and_comments() {
     assert_eq!(rules, expected, "rule ids come back exactly as stored");
     assert!(summary.rules.iter().all(|r| r.latest_comments.len() == 1
         && Some(r.latest_comments[0].comment.as_str()) == r.rule.as_deref()));
+}
+
+/// Everything in the database that a refused open must leave as it was.
+fn snapshot(db: &TestDb, backend: Backend) -> Vec<Vec<DbValue>> {
+    match backend {
+        Backend::Sqlite => vec![vec![DbValue::Text(format!(
+            "{:?}",
+            std::fs::read(db.dir.path().join(DATABASE_FILE)).expect("file")
+        ))]],
+        Backend::Postgres => db
+            .sql(
+                "SELECT table_name FROM information_schema.tables
+             WHERE table_schema = current_schema() ORDER BY table_name",
+            )
+            .into_iter()
+            .chain(db.sql("SELECT version FROM consoledx_schema"))
+            .collect(),
+    }
+}
+
+/// A database written by a newer consoledx: open and export refuse it with the reason,
+/// and nothing in it changes.
+async fn check_a_newer_schema_is_refused_untouched(backend: Backend) {
+    let Some(db) = TestDb::new(backend) else {
+        return;
+    };
+    match backend {
+        Backend::Sqlite => {
+            let file = rusqlite::Connection::open(db.dir.path().join(DATABASE_FILE)).expect("db");
+            file.execute_batch("CREATE TABLE later (x); PRAGMA user_version = 99;")
+                .expect("written");
+        }
+        Backend::Postgres => {
+            db.sql("CREATE TABLE consoledx_schema (version BIGINT NOT NULL)");
+            db.sql("INSERT INTO consoledx_schema (version) VALUES (99)");
+            db.sql("CREATE TABLE later (x TEXT)");
+        }
+    }
+    let before = snapshot(&db, backend);
+    let url = db.url.clone();
+    let opened = tokio::task::spawn_blocking(move || Store::open_url(&url).map(drop))
+        .await
+        .expect("task");
+    let exported = export_feedback_url(&db.url).map(drop);
+    for (what, result) in [("open", opened), ("export", exported)] {
+        let err = result.expect_err("a newer schema is refused");
+        assert!(
+            matches!(err, StoreError::NewerSchema { found: 99 }),
+            "{backend:?} {what}: {err}"
+        );
+        assert!(
+            err.to_string().contains("schema version 99 is newer"),
+            "{err}"
+        );
+        assert!(err.is_bad_location(), "{backend:?} {what}: {err}");
+    }
+    assert_eq!(
+        snapshot(&db, backend),
+        before,
+        "{backend:?}: the database changed"
+    );
+}
+
+/// Replicas that start together on an empty database: both open, the schema is created
+/// once, and each sees what the other writes.
+async fn check_two_openers_migrate_once(backend: Backend) {
+    const OPENERS: usize = 4;
+    let Some(db) = TestDb::new(backend) else {
+        return;
+    };
+    let barrier = std::sync::Arc::new(std::sync::Barrier::new(OPENERS));
+    let openers: Vec<_> = (0..OPENERS)
+        .map(|_| {
+            let url = db.url.clone();
+            let barrier = barrier.clone();
+            std::thread::spawn(move || {
+                barrier.wait();
+                Store::open_url(&url)
+            })
+        })
+        .collect();
+    let stores: Vec<Store> = openers
+        .into_iter()
+        .map(|opener| {
+            opener
+                .join()
+                .expect("thread")
+                .expect("every opener succeeds")
+        })
+        .collect();
+    stores[0]
+        .insert_diagnosis(diagnosis("shared", Some("r")))
+        .expect("queued");
+    stores[0].flush().await.expect("flushed");
+    for (index, store) in stores.iter().enumerate() {
+        let record = store.diagnosis("shared").await.expect("read");
+        assert!(
+            record.is_some(),
+            "{backend:?}: opener {index} sees the diagnosis"
+        );
+    }
+    assert!(
+        stores[OPENERS - 1]
+            .set_feedback(vote("shared", "helpful", None, None))
+            .await
+            .expect("vote")
+    );
+    drop(stores);
+    let versions = match backend {
+        Backend::Sqlite => db.sql("SELECT version FROM schema_version"),
+        Backend::Postgres => db.sql("SELECT version FROM consoledx_schema"),
+    };
+    assert_eq!(
+        versions,
+        vec![vec![DbValue::Int(SCHEMA_VERSION)]],
+        "{backend:?}"
+    );
+    assert_eq!(db.export().len(), 1);
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CustomizationCase {
+    diagnoses: Vec<CustomizedDiagnosis>,
+    votes: Vec<(String, String)>,
+    by_customization: Vec<CustomizationFeedback>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CustomizedDiagnosis {
+    id: String,
+    rule: Option<String>,
+    profile_id: Option<String>,
+    customization_id: Option<String>,
+    customization_version: Option<i64>,
+}
+
+/// Votes counted per customization version (`tests/data/store/customization_votes.json`),
+/// and the export names the profile and customization of each voted diagnosis.
+async fn check_votes_per_customization_version(backend: Backend) {
+    let case: CustomizationCase =
+        serde_json::from_str(include_str!("data/store/customization_votes.json"))
+            .expect("fixture parses");
+    let Some(db) = TestDb::new(backend) else {
+        return;
+    };
+    let store = db.store();
+    for d in &case.diagnoses {
+        store
+            .insert_diagnosis(NewDiagnosis {
+                id: d.id.clone(),
+                rule: d.rule.clone(),
+                context_json: "{}".to_string(),
+                subscription_id: Some("sub".to_string()),
+                profile_id: d.profile_id.clone(),
+                customization_id: d.customization_id.clone(),
+                customization_version: d.customization_version,
+                user_key: Some("https://issuer#subject".to_string()),
+                ..NewDiagnosis::default()
+            })
+            .expect("queued");
+    }
+    for (id, verdict) in &case.votes {
+        assert!(
+            store
+                .set_feedback(vote(id, verdict, None, None))
+                .await
+                .expect("vote")
+        );
+    }
+    let counted = store.feedback_by_customization().await.expect("counted");
+    assert_eq!(counted, case.by_customization, "{backend:?}");
+    let rows = db.export();
+    for d in &case.diagnoses {
+        let voted = case.votes.iter().any(|(id, _)| *id == d.id);
+        let row = rows.iter().find(|r| r.diagnosis_id == d.id);
+        assert_eq!(row.is_some(), voted, "{backend:?}: {}", d.id);
+        if let Some(row) = row {
+            assert_eq!(
+                (
+                    &row.profile_id,
+                    &row.customization_id,
+                    row.customization_version
+                ),
+                (&d.profile_id, &d.customization_id, d.customization_version),
+                "{backend:?}: {}",
+                d.id
+            );
+        }
+    }
+}
+
+/// The export reads an existing store only: it never creates one where it was pointed.
+async fn check_export_needs_an_existing_store(backend: Backend) {
+    let Some(db) = TestDb::new(backend) else {
+        return;
+    };
+    if backend == Backend::Sqlite {
+        std::fs::write(db.dir.path().join(DATABASE_FILE), b"").expect("empty file");
+    }
+    let before = snapshot_tables(&db, backend);
+    let empty = export_feedback_url(&db.url).expect_err("an empty database");
+    assert!(
+        matches!(empty, StoreError::NotAStore { .. }),
+        "{backend:?}: {empty}"
+    );
+    assert!(empty.is_bad_location());
+    assert_eq!(
+        snapshot_tables(&db, backend),
+        before,
+        "{backend:?}: tables were created"
+    );
+}
+
+fn snapshot_tables(db: &TestDb, backend: Backend) -> Vec<Vec<DbValue>> {
+    match backend {
+        Backend::Sqlite => vec![vec![DbValue::Int(
+            std::fs::metadata(db.dir.path().join(DATABASE_FILE)).map(|m| m.len() as i64).unwrap_or(-1),
+        )]],
+        Backend::Postgres => db.sql(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema()",
+        ),
+    }
+}
+
+/// A URL that cannot work is a clear error from open and export alike, never a panic or a hang.
+#[tokio::test]
+async fn unusable_database_urls_are_clear_errors() {
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("port");
+    let unreachable: DatabaseUrl = format!("postgres://app:hunter2@127.0.0.1:{closed}/consoledx")
+        .parse()
+        .expect("url parses");
+    let url = unreachable.clone();
+    let opened = tokio::task::spawn_blocking(move || Store::open_url(&url).map(drop))
+        .await
+        .expect("task");
+    let exported = export_feedback_url(&unreachable).map(drop);
+    for (what, result) in [("open", opened), ("export", exported)] {
+        let err = result.expect_err("no server there");
+        let text = err.to_string();
+        assert!(
+            text.contains("cannot connect to PostgreSQL at postgres://app:***@127.0.0.1"),
+            "{what}: {text}"
+        );
+        assert!(!text.contains("hunter2"), "{what}: {text}");
+        assert!(err.is_bad_location(), "{what}: {text}");
+    }
+    let bad = "mysql://root@localhost/db"
+        .parse::<DatabaseUrl>()
+        .expect_err("not supported");
+    assert!(bad.to_string().contains("unsupported scheme"), "{bad}");
+}
+
+/// Insert throughput of the store on both backends (a figure, not a check):
+/// `cargo test -p consoledx --test store -- --ignored --nocapture insert_throughput`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "prints a figure; run by hand"]
+async fn insert_throughput() {
+    const DIAGNOSES: usize = 20_000;
+    let context = serde_json::to_string(&common::seed1_context()).expect("context");
+    for backend in [Backend::Sqlite, Backend::Postgres] {
+        let Some(db) = TestDb::new(backend) else {
+            continue;
+        };
+        let store = db.store();
+        let started = std::time::Instant::now();
+        for index in 0..DIAGNOSES {
+            store
+                .insert_diagnosis(NewDiagnosis {
+                    id: format!("{index:08}-0000-4000-8000-000000000000"),
+                    rule: Some("s3.bucket_not_empty".to_string()),
+                    region: Some("us-west-2".to_string()),
+                    context_json: context.clone(),
+                    ..NewDiagnosis::default()
+                })
+                .expect("queued");
+        }
+        let queued = started.elapsed();
+        store.flush().await.expect("flushed");
+        let committed = started.elapsed();
+        let stored = store
+            .diagnosis(&format!("{:08}-0000-4000-8000-000000000000", DIAGNOSES - 1))
+            .await
+            .expect("read");
+        assert!(
+            stored.is_some(),
+            "{backend:?}: the last diagnosis is stored"
+        );
+        println!(
+            "{backend:?}: {DIAGNOSES} diagnoses ({} bytes of context each) queued in {:.1} ms, committed in {:.1} ms: {:.0} diagnoses/s",
+            context.len(),
+            queued.as_secs_f64() * 1000.0,
+            committed.as_secs_f64() * 1000.0,
+            DIAGNOSES as f64 / committed.as_secs_f64()
+        );
+    }
 }

@@ -14,6 +14,8 @@ mod identity;
 mod message;
 mod phrases;
 pub(crate) mod shapes;
+/// Whether a text is an AWS region code (`us-east-1`), for callers that check configuration.
+pub use shapes::is_region;
 
 pub use arn::{Arn, find_arns};
 pub use identity::{parse_identity, permission_set};

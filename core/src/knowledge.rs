@@ -170,6 +170,8 @@ pub enum KnowledgeError {
         rule: String,
         problem: RuleProblem,
     },
+    #[error("knowledge pack {pack}: runbook_hosts: {reason}")]
+    RunbookHosts { pack: String, reason: String },
     #[error("knowledge packs: {0}")]
     Combined(String),
     #[error("the built-in runtime knowledge cut is malformed: {0}")]
@@ -256,6 +258,9 @@ struct Rule {
     docs: Vec<Link>,
     fixtures: Vec<FixtureDef>,
     similarity_text: String,
+    /// Hosts besides AWS's that this rule's links may point to: an
+    /// organisation's runbooks, declared by its customization pack.
+    runbook_hosts: Vec<String>,
 }
 
 /// The validated rules and the structures built from them for fast matching.
@@ -321,6 +326,7 @@ impl KnowledgeBase {
                 entry.service,
                 entry.definition,
                 entry.fixture_text,
+                &[],
             )
             .map_err(fail)?;
             if let Some(existing) = rules.iter().find(|existing| existing.id == rule.id) {
@@ -347,7 +353,7 @@ impl KnowledgeBase {
     ) -> Result<KnowledgeBase, KnowledgeError> {
         let mut rules: Vec<Rule> = Vec::new();
         for (name, value) in packs {
-            for rule in compile_pack(name, value)? {
+            for rule in compile_pack(name, value, PackOrigin::BuiltIn)? {
                 if let Some(existing) = rules.iter().find(|existing| existing.id == rule.id) {
                     return Err(KnowledgeError::Rule {
                         pack: name.clone(),
@@ -361,10 +367,12 @@ impl KnowledgeBase {
         KnowledgeBase::assemble(rules)
     }
 
-    /// Adds an organisation's pack: its rules replace built-in rules of the same id.
+    /// Adds an organisation's pack: its rules replace built-in rules of the
+    /// same id. Unlike a built-in pack it may declare `runbook_hosts`, the
+    /// organisation's own https hosts its links may point to.
     pub fn with_pack(&mut self, name: &str, pack: serde_json::Value) -> Result<(), KnowledgeError> {
         let mut rules = self.rules.clone();
-        for rule in compile_pack(name, &pack)? {
+        for rule in compile_pack(name, &pack, PackOrigin::Organisation)? {
             match rules.iter_mut().find(|existing| existing.id == rule.id) {
                 Some(existing) => *existing = rule,
                 None => rules.push(rule),
@@ -433,6 +441,40 @@ impl KnowledgeBase {
 
     pub fn len(&self) -> usize {
         self.rules.len()
+    }
+
+    /// Runs the fixtures of one pack's rules through the real extraction and
+    /// this knowledge base: each must be analysed by its rule (or the one it
+    /// names) and contain its phrases. An organisation's pack is checked this
+    /// way before it is accepted, as the built-in packs are by the tests.
+    pub fn fixture_failures(&self, pack: &str) -> Vec<String> {
+        let redactor = crate::Redactor::default();
+        let mut failures = Vec::new();
+        for rule in self.rules.iter().filter(|rule| rule.pack == pack) {
+            for (index, fixture) in rule.fixtures.iter().enumerate() {
+                let snapshot = crate::Snapshot {
+                    url: fixture.url.clone(),
+                    content: fixture.message.clone(),
+                    nav_user_label: fixture.role.clone(),
+                    ..crate::Snapshot::default()
+                };
+                let analysis = self.analyze(&crate::extract::interpret(&snapshot, &redactor));
+                let expected = fixture.expect.as_deref().unwrap_or(&rule.id);
+                let name = format!("{pack}, rule {}, fixture {}", rule.id, index + 1);
+                if analysis.rule.as_deref() != Some(expected) {
+                    failures.push(format!(
+                        "{name}: analysed by {}, expected {expected}",
+                        analysis.rule.as_deref().unwrap_or("no rule")
+                    ));
+                }
+                for phrase in &fixture.phrases {
+                    if !analysis.analysis.contains(phrase.as_str()) {
+                        failures.push(format!("{name}: the analysis lacks “{phrase}”"));
+                    }
+                }
+            }
+        }
+        failures
     }
 
     pub fn is_empty(&self) -> bool {
@@ -519,7 +561,7 @@ impl KnowledgeBase {
                     .link
                     .as_ref()
                     .and_then(|link| link.render(&lookup, Escape::Url))
-                    .filter(|link| check_link(link).is_ok()),
+                    .filter(|link| check_link(link, &rule.runbook_hosts).is_ok()),
             })
             .collect()
     }
@@ -1113,11 +1155,23 @@ fn tidy(text: &str) -> String {
     out.trim_end().to_string()
 }
 
-fn compile_pack(name: &str, value: &serde_json::Value) -> Result<Vec<Rule>, KnowledgeError> {
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum PackOrigin {
+    BuiltIn,
+    Organisation,
+}
+
+fn compile_pack(
+    name: &str,
+    value: &serde_json::Value,
+    origin: PackOrigin,
+) -> Result<Vec<Rule>, KnowledgeError> {
     #[derive(serde::Deserialize)]
     #[serde(deny_unknown_fields)]
     struct RawPack {
         service: String,
+        #[serde(default)]
+        runbook_hosts: Option<Vec<String>>,
         #[serde(default, rename = "rule")]
         rules: Vec<serde_json::Value>,
     }
@@ -1126,6 +1180,26 @@ fn compile_pack(name: &str, value: &serde_json::Value) -> Result<Vec<Rule>, Know
             pack: name.to_string(),
             source,
         })?;
+    let runbook_hosts = match (raw.runbook_hosts, origin) {
+        (None, _) => Vec::new(),
+        (Some(_), PackOrigin::BuiltIn) => {
+            return Err(KnowledgeError::RunbookHosts {
+                pack: name.to_string(),
+                reason: "only an organisation's customization pack may declare them".to_string(),
+            });
+        }
+        (Some(hosts), PackOrigin::Organisation) => {
+            for host in &hosts {
+                crate::view::check_runbook_host(host).map_err(|reason| {
+                    KnowledgeError::RunbookHosts {
+                        pack: name.to_string(),
+                        reason,
+                    }
+                })?;
+            }
+            hosts
+        }
+    };
     let mut seen = BTreeSet::new();
     let mut rules = Vec::with_capacity(raw.rules.len());
     for (position, rule_value) in raw.rules.into_iter().enumerate() {
@@ -1141,7 +1215,9 @@ fn compile_pack(name: &str, value: &serde_json::Value) -> Result<Vec<Rule>, Know
         };
         let definition: RuleDef = serde_json::from_value(rule_value)
             .map_err(|err| fail(RuleProblem::Schema(err.to_string())))?;
-        let rule = compile_rule::<true>(name, &raw.service, definition, "").map_err(fail)?;
+        let mut rule = compile_rule::<true>(name, &raw.service, definition, "", &runbook_hosts)
+            .map_err(fail)?;
+        rule.runbook_hosts = runbook_hosts.clone();
         if !seen.insert(rule.id.clone()) {
             return Err(fail(RuleProblem::DuplicateId(name.to_string())));
         }
@@ -1160,6 +1236,7 @@ fn compile_rule<const FROM_PACK: bool>(
     pack_service: &str,
     def: RuleDef,
     fixture_text: &str,
+    runbook_hosts: &[String],
 ) -> Result<Rule, RuleProblem> {
     if FROM_PACK && !valid_id(&def.id) {
         return Err(RuleProblem::BadId);
@@ -1242,7 +1319,7 @@ fn compile_rule<const FROM_PACK: bool>(
             .transpose()?;
         if let Some(link) = &link {
             let sample = link.render(&sample_value, Escape::Url).unwrap_or_default();
-            check_link(&sample).map_err(|reason| RuleProblem::BadLink {
+            check_link(&sample, runbook_hosts).map_err(|reason| RuleProblem::BadLink {
                 field: field("link"),
                 url: step.link.clone().unwrap_or_default(),
                 reason,
@@ -1265,7 +1342,7 @@ fn compile_rule<const FROM_PACK: bool>(
         });
     }
     for (index, doc) in def.docs.iter().enumerate().filter(|_| FROM_PACK) {
-        check_link(&doc.url).map_err(|reason| RuleProblem::BadLink {
+        check_link(&doc.url, runbook_hosts).map_err(|reason| RuleProblem::BadLink {
             field: format!("docs[{index}]"),
             url: doc.url.clone(),
             reason,
@@ -1315,6 +1392,7 @@ fn compile_rule<const FROM_PACK: bool>(
             .collect(),
         fixtures: def.fixtures,
         similarity_text,
+        runbook_hosts: Vec::new(),
     })
 }
 
@@ -1349,9 +1427,12 @@ fn sample_value(key: &str) -> Option<Cow<'static, str>> {
     }))
 }
 
-fn check_link(link: &str) -> Result<(), String> {
+fn check_link(link: &str, runbook_hosts: &[String]) -> Result<(), String> {
     let host = link_host(link)?;
     let host = host.as_str();
+    if runbook_hosts.iter().any(|allowed| allowed == host) {
+        return Ok(());
+    }
     let allowed = LINK_HOSTS.iter().any(|allowed| {
         host == *allowed
             // Region-prefixed console hosts (`s3.console.aws.amazon.com`); no subdomains of docs.
@@ -1360,7 +1441,7 @@ fn check_link(link: &str) -> Result<(), String> {
     });
     if !allowed {
         return Err(format!(
-            "host `{host}` is not docs.aws.amazon.com or an AWS console host"
+            "host `{host}` is not docs.aws.amazon.com, an AWS console host or a runbook host of the pack"
         ));
     }
     Ok(())

@@ -55,7 +55,14 @@ pub struct Profile {
     pub backend_url: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub customization: Option<String>,
+    /// The organisation's own https hosts (its runbooks) whose links the
+    /// panel may open besides AWS's; only an administrator's file sets them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub link_hosts: Vec<String>,
 }
+
+/// Runbook hosts one profile may trust.
+const MAX_LINK_HOSTS: usize = 16;
 
 /// An administrator's profile file, as written (`format` first so a newer
 /// file is refused for its version, not for fields this build does not know).
@@ -365,13 +372,17 @@ fn invalid(what: &'static str, id: &str, problem: impl Into<String>) -> ProfileE
     }
 }
 
-fn validate_id(what: &'static str, id: &str) -> Result<(), ProfileError> {
-    let well_formed = !id.is_empty()
+/// Ids travel in URLs, headers and file names: 1 to 64 letters, digits, '-', '_' or '.'.
+pub fn is_valid_id(id: &str) -> bool {
+    !id.is_empty()
         && id.len() <= MAX_ID_CHARS
         && id
             .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'));
-    if well_formed {
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+}
+
+fn validate_id(what: &'static str, id: &str) -> Result<(), ProfileError> {
+    if is_valid_id(id) {
         Ok(())
     } else {
         Err(invalid(
@@ -442,6 +453,17 @@ fn validate_profile(profile: &Profile) -> Result<(), ProfileError> {
     }
     service_url(&profile.backend_url)
         .map_err(|problem| invalid(WHAT, &profile.id, format!("backendUrl: {problem}")))?;
+    if profile.link_hosts.len() > MAX_LINK_HOSTS {
+        return Err(invalid(
+            WHAT,
+            &profile.id,
+            format!("linkHosts: at most {MAX_LINK_HOSTS} hosts"),
+        ));
+    }
+    for host in &profile.link_hosts {
+        crate::view::check_runbook_host(host)
+            .map_err(|problem| invalid(WHAT, &profile.id, format!("linkHosts: {problem}")))?;
+    }
     if let Some(customization) = &profile.customization {
         validate_id("customization", customization).map_err(|_| {
             invalid(
@@ -530,6 +552,8 @@ pub struct ActiveProfile {
     pub issuer: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub customization: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub link_hosts: Vec<String>,
 }
 
 impl ProfileSet {
@@ -542,11 +566,14 @@ impl ProfileSet {
             backend_url: profile.backend_url.clone(),
             issuer: self.source_of(profile).map(|s| s.issuer.clone()),
             customization: profile.customization.clone(),
+            link_hosts: profile.link_hosts.clone(),
         })
     }
 }
 
 /// From the options page and the popup, as tagged JSON.
+// One request per user action, parsed and handled at once: boxing would buy nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(tag = "type", rename_all_fields = "camelCase", deny_unknown_fields)]
 pub enum ProfileRequest {

@@ -82,7 +82,7 @@ pub struct StepView {
 }
 
 impl StepView {
-    fn of(step: &Step) -> Self {
+    fn of(step: &Step, runbook_hosts: &[String]) -> Self {
         let mut arns: Vec<String> = Vec::new();
         for text in [Some(&step.detail), step.cli.as_ref(), step.policy.as_ref()]
             .into_iter()
@@ -101,18 +101,24 @@ impl StepView {
             detail: clip(&step.detail),
             cli: step.cli.as_deref().map(clip),
             policy: step.policy.as_deref().map(clip),
-            link: step.link.as_deref().and_then(vetted_url),
+            link: step
+                .link
+                .as_deref()
+                .and_then(|link| vetted_url(link, runbook_hosts)),
             arns,
         }
     }
 }
 
 impl DiagnosisView {
+    /// `runbook_hosts`: the organisation's own hosts the active profile trusts
+    /// besides AWS's, for its customization's runbook links.
     pub fn new(
         analysis: &Analysis,
         context: &ErrorContext,
         source: Source,
         notice: Option<String>,
+        runbook_hosts: &[String],
     ) -> Self {
         let identifiers = analysis
             .identifiers
@@ -133,7 +139,7 @@ impl DiagnosisView {
             rule: analysis.rule.as_deref().map(clip),
             confidence: analysis.confidence.clamp(0.0, 1.0),
             identifiers,
-            docs: vetted_links(&analysis.docs),
+            docs: vetted_links(&analysis.docs, runbook_hosts),
             sent: SentDetails::of(context),
             context: context.clone(),
         }
@@ -190,12 +196,12 @@ impl SentDetails {
 }
 
 impl ResolutionView {
-    pub fn new(resolution: &Resolution) -> Self {
+    pub fn new(resolution: &Resolution, runbook_hosts: &[String]) -> Self {
         let steps = resolution
             .steps
             .iter()
             .take(MAX_ITEMS)
-            .map(StepView::of)
+            .map(|step| StepView::of(step, runbook_hosts))
             .collect();
         ResolutionView {
             cause: clip(&resolution.cause),
@@ -216,11 +222,11 @@ impl ResolutionView {
     }
 }
 
-fn vetted_links(links: &[Link]) -> Vec<Link> {
+fn vetted_links(links: &[Link], runbook_hosts: &[String]) -> Vec<Link> {
     links
         .iter()
         .filter_map(|link| {
-            vetted_url(&link.url).map(|url| Link {
+            vetted_url(&link.url, runbook_hosts).map(|url| Link {
                 title: clip(&link.title),
                 url,
             })
@@ -240,9 +246,10 @@ const ALLOWED_HOST_SUFFIXES: &[&str] = &[
 ];
 
 /// `Some(normalised url)` when `raw` is an https URL on an AWS console or
-/// documentation host, without credentials; `None` for anything else
-/// (`javascript:`, `data:`, http, look-alike hosts).
-pub fn vetted_url(raw: &str) -> Option<String> {
+/// documentation host, or on exactly one of `runbook_hosts`, without
+/// credentials; `None` for anything else (`javascript:`, `data:`, http,
+/// look-alike hosts, subdomains of a runbook host).
+pub fn vetted_url(raw: &str, runbook_hosts: &[String]) -> Option<String> {
     // The url crate natively; in the extension's wasm, where it would be a
     // sixth of the code, a parser for the plain subset such links are written in.
     #[cfg(not(target_arch = "wasm32"))]
@@ -250,16 +257,51 @@ pub fn vetted_url(raw: &str) -> Option<String> {
     #[cfg(target_arch = "wasm32")]
     let url = plain_https(raw)?;
     let host = url.host.as_str();
-    let allowed = ALLOWED_HOST_SUFFIXES.iter().any(|suffix| {
-        host == *suffix
-            || host
-                .strip_suffix(suffix)
-                .is_some_and(|rest| rest.ends_with('.'))
-    });
+    let allowed = runbook_hosts.iter().any(|allowed| allowed == host)
+        || ALLOWED_HOST_SUFFIXES.iter().any(|suffix| {
+            host == *suffix
+                || host
+                    .strip_suffix(suffix)
+                    .is_some_and(|rest| rest.ends_with('.'))
+        });
     if !allowed || url.serialized.len() > MAX_TEXT {
         return None;
     }
     Some(url.serialized)
+}
+
+/// A runbook host is a plain lower-case DNS name (no scheme, port or path)
+/// outside AWS: AWS hosts are allowed already, and an organisation's list
+/// must not widen them. Returns the reason it is refused.
+pub fn check_runbook_host(host: &str) -> Result<(), String> {
+    let labels_ok = !host.is_empty()
+        && host.len() <= 253
+        && host.contains('.')
+        && host.split('.').all(|label| {
+            !label.is_empty()
+                && label.len() <= 63
+                && !label.starts_with('-')
+                && !label.ends_with('-')
+                && label
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        });
+    if !labels_ok {
+        return Err(format!(
+            "`{}` is not a lower-case host name such as wiki.example.com",
+            host.chars().take(80).collect::<String>()
+        ));
+    }
+    let aws = ALLOWED_HOST_SUFFIXES
+        .iter()
+        .chain(&["amazon.com", "amazonaws.com", "aws"])
+        .any(|suffix| host == *suffix || host.ends_with(&format!(".{suffix}")));
+    if aws {
+        return Err(format!(
+            "`{host}` is an AWS host; AWS links are allowed already"
+        ));
+    }
+    Ok(())
 }
 
 /// An https URL without credentials or a port other than 443, as the WHATWG
@@ -400,7 +442,7 @@ mod tests {
             policy: Some(r#"{"Resource": "arn:aws:s3:::my-bucket-123456"}"#.into()),
             link: Some("javascript:alert(1)".into()),
         };
-        let view = StepView::of(&step);
+        let view = StepView::of(&step, &[]);
         assert_eq!(
             view.arns,
             [
@@ -412,7 +454,46 @@ mod tests {
     }
 
     fn check_url(raw: &str, expected: Option<&str>) {
-        assert_eq!(vetted_url(raw).as_deref(), expected, "{raw}");
+        assert_eq!(vetted_url(raw, &[]).as_deref(), expected, "{raw}");
+    }
+
+    #[test]
+    fn runbook_links_open_only_on_the_hosts_the_profile_trusts() {
+        let hosts = vec!["wiki.acme.example".to_string()];
+        for (raw, expected) in [
+            (
+                "https://wiki.acme.example/runbooks/q",
+                Some("https://wiki.acme.example/runbooks/q"),
+            ),
+            (
+                "https://WIKI.acme.example/x",
+                Some("https://wiki.acme.example/x"),
+            ),
+            ("https://evil.wiki.acme.example/x", None),
+            ("https://wiki.acme.example.evil.com/x", None),
+            ("http://wiki.acme.example/x", None),
+            ("https://user@wiki.acme.example/x", None),
+            (
+                "https://docs.aws.amazon.com/x",
+                Some("https://docs.aws.amazon.com/x"),
+            ),
+        ] {
+            assert_eq!(vetted_url(raw, &hosts).as_deref(), expected, "{raw}");
+        }
+        assert_eq!(vetted_url("https://wiki.acme.example/x", &[]), None);
+        for (host, ok) in [
+            ("wiki.acme.example", true),
+            ("runbooks.corp", true),
+            ("https://wiki.acme.example", false),
+            ("wiki.acme.example:8443", false),
+            ("Wiki.acme.example", false),
+            ("localhost", false),
+            ("evil.console.aws.amazon.com", false),
+            ("s3.amazonaws.com", false),
+            ("", false),
+        ] {
+            assert_eq!(check_runbook_host(host).is_ok(), ok, "{host}");
+        }
     }
 
     #[test]

@@ -431,11 +431,14 @@ fn an_organisation_pack_overrides_and_adds_rules() {
     let before = kb.len();
     let pack = serde_json::json!({
         "service": "s3",
+        "runbook_hosts": ["wiki.acme.example"],
         "rule": [{
             "id": "s3.bucket_not_empty",
             "title": "Ask the storage team",
             "codes": ["BucketNotEmpty"],
             "analysis": "Bucket {{s3_bucket_name|}} is not empty; our retention policy forbids emptying it yourself.",
+            "steps": [{"title": "Follow the retention runbook", "link": "https://wiki.acme.example/runbooks/s3-retention?bucket={{s3_bucket_name}}"}],
+            "docs": [{"title": "Retention policy", "url": "https://wiki.acme.example/policies/retention"}],
             "fixtures": [{"message": "BucketNotEmpty", "url": "https://s3.console.aws.amazon.com/s3/buckets?region=us-east-1"}]
         }, {
             "id": "acme.legacy_quota",
@@ -459,6 +462,16 @@ fn an_organisation_pack_overrides_and_adds_rules() {
         .insert("s3_bucket_name".into(), "logs-123".into());
     let analysis = kb.analyze(&context);
     assert_eq!(analysis.rule.as_deref(), Some("s3.bucket_not_empty"));
+    let steps = kb.steps("s3.bucket_not_empty", &context);
+    assert_eq!(
+        steps.first().and_then(|step| step.link.as_deref()),
+        Some("https://wiki.acme.example/runbooks/s3-retention?bucket=logs-123"),
+        "the runbook link of the pack's own host is kept"
+    );
+    assert_eq!(
+        analysis.docs.first().map(|doc| doc.url.as_str()),
+        Some("https://wiki.acme.example/policies/retention")
+    );
     assert!(
         analysis.analysis.contains("retention policy"),
         "{}",

@@ -40,7 +40,9 @@ impl BackendError {
 
 pub struct Backend<'a> {
     pub base_url: &'a str,
-    pub access_token: Option<&'a str>,
+    /// Added to every request: any `HeadersInit` (the loader's `[name, value]`
+    /// pairs), or undefined for none (see `Settings`).
+    pub headers: &'a JsValue,
     pub timeout_ms: u32,
 }
 
@@ -85,6 +87,7 @@ impl Backend<'_> {
         let init = RequestInit::new();
         init.set_method(method);
         init.set_signal(Some(&controller.signal()));
+        init.set_headers(self.headers);
         if let Some(body) = &body {
             init.set_body(&JsValue::from_str(body));
         }
@@ -99,9 +102,6 @@ impl Backend<'_> {
         set("accept", "application/json")?;
         if body.is_some() {
             set("content-type", "application/json")?;
-        }
-        if let Some(token) = self.access_token.filter(|t| !t.is_empty()) {
-            set("authorization", &format!("Bearer {token}"))?;
         }
 
         // Dropping the timer cancels it, so it lives exactly as long as this request.
@@ -144,11 +144,21 @@ fn parse<R: DeserializeOwned>(text: &str) -> Result<R, BackendError> {
     serde_json::from_str(text).map_err(|e| BackendError::Malformed(e.to_string()))
 }
 
-/// The backend's `{"error": "..."}` body, else the start of whatever came back.
+/// The backend's error body: its sentence for people (`message`, sent with
+/// sign-in and access refusals) when there is one, else its `error`, else
+/// the start of whatever came back.
 fn error_message(body: &str) -> String {
-    serde_json::from_str::<consoledx_core::api::ApiError>(body)
-        .map(|e| e.error)
-        .unwrap_or_else(|_| body.chars().take(200).collect())
+    // `Value`: its code is in the wasm already (health answers), a struct's would not be.
+    let value: serde_json::Value = serde_json::from_str(body).unwrap_or_default();
+    ["message", "error"]
+        .iter()
+        .find_map(|key| {
+            value
+                .get(key)?
+                .as_str()
+                .filter(|text| !text.trim().is_empty())
+        })
+        .map_or_else(|| body.chars().take(200).collect(), str::to_owned)
 }
 
 pub fn js_reason(value: JsValue) -> String {

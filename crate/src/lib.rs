@@ -70,7 +70,9 @@ impl Core {
         let inner = self.inner.clone();
         wasm_bindgen_futures::future_to_promise(async move {
             let reply = match decode(message, settings) {
-                Ok((request, settings)) => inner.handle(request, &settings).await,
+                Ok((request, settings, headers)) => {
+                    inner.handle(request, &settings, &headers).await
+                }
                 Err(error) => Reply::Error {
                     message: error.to_string(),
                     retryable: false,
@@ -84,20 +86,23 @@ impl Core {
 // Messages cross the boundary as JSON text (the browser's JSON object on the
 // JS side, serde_json here): one serde format in the wasm instead of two.
 
-fn decode(message: JsValue, settings: JsValue) -> Result<(Request, Settings), CoreError> {
+fn decode(message: JsValue, settings: JsValue) -> Result<(Request, Settings, JsValue), CoreError> {
     let request = json_text(&message)
         .ok_or_else(|| CoreError::Message("not a JSON object".into()))
         .and_then(|text| {
             Request::from_json(&text).map_err(|e| CoreError::Message(e.to_string()))
         })?;
-    let settings = if settings.is_undefined() || settings.is_null() {
-        Settings::default()
+    let (settings, headers) = if settings.is_undefined() || settings.is_null() {
+        (Settings::default(), JsValue::UNDEFINED)
     } else {
+        let headers = js_sys::Reflect::get(&settings, &"headers".into()).unwrap_or_default();
         let text =
             json_text(&settings).ok_or_else(|| CoreError::Settings("not a JSON object".into()))?;
-        serde_json::from_str(&text).map_err(|e| CoreError::Settings(e.to_string()))?
+        let settings =
+            serde_json::from_str(&text).map_err(|e| CoreError::Settings(e.to_string()))?;
+        (settings, headers)
     };
-    Ok((request, settings))
+    Ok((request, settings, headers))
 }
 
 /// The value as JSON text, or `None` for what JSON cannot hold (undefined, functions, BigInt).
@@ -112,10 +117,10 @@ fn to_js<T: Serialize>(value: &T) -> Result<JsValue, JsValue> {
 }
 
 impl Inner {
-    async fn handle(&self, request: Request, settings: &Settings) -> Reply {
+    async fn handle(&self, request: Request, settings: &Settings, headers: &JsValue) -> Reply {
         let backend = Backend {
             base_url: &settings.backend_url,
-            access_token: settings.access_token.as_deref(),
+            headers,
             timeout_ms: settings.timeout_ms,
         };
         match request {
@@ -124,8 +129,8 @@ impl Inner {
             },
             Request::Diagnose { snapshot } => match self.redactor(&settings.redaction_patterns) {
                 Ok(redactor) => {
-                    self.diagnose(&backend, consoledx_core::interpret(&snapshot, &redactor))
-                        .await
+                    let context = consoledx_core::interpret(&snapshot, &redactor);
+                    self.diagnose(&backend, context, &settings.link_hosts).await
                 }
                 Err(error) => Reply::Error {
                     message: error.to_string(),
@@ -142,7 +147,7 @@ impl Inner {
                 };
                 match backend.post::<_, Resolution>("/v1/resolve", &body).await {
                     Ok(resolution) => Reply::Resolution {
-                        view: ResolutionView::new(&resolution),
+                        view: ResolutionView::new(&resolution, &settings.link_hosts),
                     },
                     Err(error) => backend_error(&backend, &error),
                 }
@@ -168,8 +173,11 @@ impl Inner {
             }
             Request::TestConnection { backend_url } => {
                 let url = backend_url.unwrap_or_else(|| settings.backend_url.clone());
+                // /healthz needs no sign-in, and the URL may be one typed on the
+                // options page: the profile's token goes nowhere but its backend.
                 let probe = Backend {
                     base_url: &url,
+                    headers: &JsValue::UNDEFINED,
                     ..backend
                 };
                 match probe.get::<serde_json::Value>("/healthz").await {
@@ -196,6 +204,7 @@ impl Inner {
         &self,
         backend: &Backend<'_>,
         context: consoledx_core::ErrorContext,
+        link_hosts: &[String],
     ) -> Reply {
         let body = AnalyzeRequest {
             context: context.clone(),
@@ -207,6 +216,7 @@ impl Inner {
                     &context,
                     Source::Backend,
                     None,
+                    link_hosts,
                 )),
             },
             // Whatever went wrong (down, slow, HTTP error, a malformed answer),
@@ -223,6 +233,7 @@ impl Inner {
                         &context,
                         Source::Local,
                         Some(notice),
+                        link_hosts,
                     )),
                 }
             }
@@ -243,6 +254,25 @@ impl Inner {
 /// One sentence on what went wrong with the backend; its own words are clipped.
 fn backend_problem(backend: &Backend<'_>, error: &BackendError) -> String {
     let detail = consoledx_core::view::clip(&error.to_string());
+    if let BackendError::Status {
+        status: status @ (401 | 403),
+        message,
+    } = error
+    {
+        // A refused sign-in or access: the backend's own sentence says why,
+        // and the user needs to know where signing in happens.
+        let stop = if message.ends_with('.') { "" } else { "." };
+        let action = if *status == 401 {
+            " To sign in, use the consoledx toolbar button."
+        } else {
+            ""
+        };
+        return format!(
+            "The consoledx backend at {} refused the request: {}{stop}{action}",
+            backend.base_url,
+            consoledx_core::view::clip(message)
+        );
+    }
     if error.is_unreachable() {
         format!(
             "Cannot reach the consoledx backend at {} ({detail}).",

@@ -143,18 +143,22 @@ pub enum Reply {
     Error { message: String, retryable: bool },
 }
 
-/// The user's settings, read from `chrome.storage.sync` by the loader for each message.
+/// The user's settings, read from `chrome.storage.sync` by the loader for each
+/// message. Its `headers` (the active profile's bearer token, profile id and
+/// customization, as the loader built them) are not read here: they go to
+/// `fetch` as the browser's own value, so the wasm carries no code for them.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Settings {
     #[serde(default = "default_backend_url")]
     pub backend_url: String,
     #[serde(default)]
-    pub access_token: Option<String>,
-    #[serde(default)]
     pub redaction_patterns: Vec<String>,
     #[serde(default = "default_timeout_ms")]
     pub timeout_ms: u32,
+    /// The active profile's runbook hosts, whose links the panel may open.
+    #[serde(default)]
+    pub link_hosts: Vec<String>,
 }
 
 pub const DEFAULT_BACKEND_URL: &str = "http://127.0.0.1:8787";
@@ -171,9 +175,9 @@ impl Default for Settings {
     fn default() -> Self {
         Settings {
             backend_url: default_backend_url(),
-            access_token: None,
             redaction_patterns: Vec::new(),
             timeout_ms: default_timeout_ms(),
+            link_hosts: Vec::new(),
         }
     }
 }

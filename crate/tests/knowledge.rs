@@ -80,7 +80,8 @@ async fn the_core_diagnoses_offline_like_the_full_packs() {
         let reply: Value = serde_wasm_bindgen::from_value(reply).expect("replies are plain JSON");
         assert_eq!(reply["type"], "Diagnosis", "{reply}");
         let context = interpret(snapshot, &Redactor::default());
-        let expected = DiagnosisView::new(&full.analyze(&context), &context, Source::Local, None);
+        let expected =
+            DiagnosisView::new(&full.analyze(&context), &context, Source::Local, None, &[]);
         let expected: Value = serde_json::to_string(&expected)
             .ok()
             .and_then(|text| serde_json::from_str(&text).ok())

@@ -154,3 +154,153 @@ async fn a_bad_redaction_pattern_is_named() {
         "{reply}"
     );
 }
+
+/// One backend answer (data/backend-answers.json): what the core sends and
+/// what the user reads back.
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct AnswerCase {
+    name: String,
+    request: String,
+    headers: Vec<(String, String)>,
+    status: u16,
+    body: String,
+    /// Header name -> the value sent, or null for not sent.
+    sent: std::collections::BTreeMap<String, Option<String>>,
+    /// The reply's `type`; the texts below are checked against what the
+    /// user reads of it (the panel's notice, the error, the connection line).
+    reply_type: String,
+    reply_contains: Vec<String>,
+    reply_lacks: Vec<String>,
+    /// The active profile's runbook hosts (settings `linkHosts`).
+    #[serde(default)]
+    link_hosts: Vec<String>,
+    /// Every link the view offers (docs, then steps), when checked.
+    #[serde(default)]
+    links: Option<Vec<String>>,
+}
+
+/// Replaces `fetch` with one that records each request's headers and answers
+/// `status` / `body`; returns the recorder's list.
+fn stub_fetch(status: u16, body: &str) -> js_sys::Array {
+    let seen = js_sys::Array::new();
+    let install = js_sys::Function::new_with_args(
+        "seen, status, body",
+        "globalThis.__realFetch ??= globalThis.fetch;
+         globalThis.fetch = async (request) => {
+           seen.push(Object.fromEntries(request.headers));
+           return new Response(body, { status });
+         };",
+    );
+    install
+        .call3(
+            &wasm_bindgen::JsValue::NULL,
+            &seen,
+            &status.into(),
+            &body.into(),
+        )
+        .expect("the stub installs");
+    seen
+}
+
+fn restore_fetch() {
+    js_sys::Function::new_no_args("globalThis.fetch = globalThis.__realFetch ?? globalThis.fetch;")
+        .call0(&wasm_bindgen::JsValue::NULL)
+        .expect("fetch restores");
+}
+
+async fn check(case: &AnswerCase) -> Vec<String> {
+    let mut problems = Vec::new();
+    let seen = stub_fetch(case.status, &case.body);
+    let message = match case.request.as_str() {
+        "Diagnose" => json!({"type": "Diagnose", "snapshot": seed_bucket_not_empty()}),
+        "Resolve" => {
+            json!({"type": "Resolve", "context": {"message": "x", "url": "https://s3.console.aws.amazon.com/s3/buckets"}})
+        }
+        other => json!({"type": other}),
+    };
+    let reply = ask(
+        message,
+        json!({"backendUrl": UNREACHABLE, "headers": case.headers, "linkHosts": case.link_hosts}),
+    )
+    .await;
+    restore_fetch();
+    if let Some(expected) = &case.links {
+        let view = &reply["view"];
+        let links: Vec<&str> = view["docs"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|doc| doc["url"].as_str())
+            .chain(
+                view["steps"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|step| step["link"].as_str()),
+            )
+            .collect();
+        if links != *expected {
+            problems.push(format!(
+                "{}: links {links:?}, expected {expected:?}",
+                case.name
+            ));
+        }
+    }
+    if reply["type"] != case.reply_type.as_str() {
+        problems.push(format!(
+            "{}: reply type {}, expected {}",
+            case.name, reply["type"], case.reply_type
+        ));
+    }
+    let text = [
+        &reply["view"]["notice"],
+        &reply["message"],
+        &reply["detail"],
+    ]
+    .into_iter()
+    .filter_map(Value::as_str)
+    .collect::<Vec<_>>()
+    .join("\n");
+    for wanted in &case.reply_contains {
+        if !text.contains(wanted.as_str()) {
+            problems.push(format!("{}: reply lacks {wanted:?}: {text}", case.name));
+        }
+    }
+    for unwanted in &case.reply_lacks {
+        if text.contains(unwanted.as_str()) {
+            problems.push(format!("{}: reply has {unwanted:?}: {text}", case.name));
+        }
+    }
+    let sent: Vec<Value> = serde_wasm_bindgen::from_value(seen.into()).unwrap_or_default();
+    if sent.len() != 1 {
+        problems.push(format!(
+            "{}: {} requests sent, expected 1",
+            case.name,
+            sent.len()
+        ));
+    }
+    for request in &sent {
+        for (name, expected) in &case.sent {
+            let actual = request.get(name).and_then(Value::as_str);
+            if actual != expected.as_deref() {
+                problems.push(format!(
+                    "{}: header {name} sent as {actual:?}, expected {expected:?}",
+                    case.name
+                ));
+            }
+        }
+    }
+    problems
+}
+
+#[wasm_bindgen_test]
+async fn backend_answers_and_headers() {
+    let cases: Vec<AnswerCase> = serde_json::from_str(include_str!("data/backend-answers.json"))
+        .expect("data/backend-answers.json is valid");
+    let mut problems = Vec::new();
+    for case in &cases {
+        problems.extend(check(case).await);
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}

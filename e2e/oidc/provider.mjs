@@ -19,6 +19,18 @@
 //   POST /test/rotate
 //        a new signing key (same algorithm) that signs from now on; the old
 //        key stays published, as a provider rotating keys does.
+//   POST /test/account?sub=&username=&groups=a,b
+//        a user the interaction pages sign in (dev interactions: any password);
+//        its username and groups go into the tokens issued to it.
+//   POST /test/ttl?seconds=[&kind=device_code]
+//        the lifetime of access tokens issued from now on (default 3600), so a
+//        test sees a client refresh before expiry without waiting an hour; with
+//        kind=device_code, of device sign-in codes (default 600).
+//
+// The extension's device flow (RFC 8628) works as a user sees it: the
+// verification page asks to confirm the code, then the login page (any
+// password), then consent; scope `openid offline_access consoledx` brings a
+// refresh token and a JWT access token for the backend's audience.
 
 import crypto from 'node:crypto';
 import http from 'node:http';
@@ -37,6 +49,8 @@ const SCOPE = 'consoledx';
 const accounts = new Map();
 // Per-token claim overrides (exp/nbf) read by the JWT customizer.
 const overrides = new WeakMap();
+let accessTokenTTL = 3600;
+let deviceCodeTTL = 600;
 
 function newKey(alg) {
   const { privateKey } = alg === 'ES256'
@@ -58,7 +72,7 @@ function resourceServerInfo(resource, alg) {
     audience: resource,
     scope: SCOPE,
     accessTokenFormat: 'jwt',
-    accessTokenTTL: 3600,
+    accessTokenTTL,
     jwt: { sign: { alg } },
   };
 }
@@ -85,6 +99,11 @@ function buildProvider(issuer, alg, keys) {
         redirect_uris: [],
       },
     ],
+    // The extension's pages call the device and token endpoints from their
+    // own origin; a public client's CORS origins are otherwise its redirect URIs'.
+    clientBasedCORS: (_ctx, origin, client) => client.clientId === EXTENSION_CLIENT
+      && /^(chrome|moz)-extension:\/\/[a-z0-9-]+$/.test(origin),
+    ttl: { DeviceCode: () => deviceCodeTTL },
     // Each issuer holds keys of one algorithm only.
     clientDefaults: { id_token_signed_response_alg: alg },
     cookies: { keys: [crypto.randomBytes(16).toString('hex')] },
@@ -260,6 +279,20 @@ async function startIssuer(alg) {
       try {
         if (url.pathname === '/test/token' && req.method === 'GET') {
           return reply(res, 200, await issueTestToken(state, url.searchParams));
+        }
+        if (url.pathname === '/test/account' && req.method === 'POST') {
+          const sub = url.searchParams.get('sub');
+          if (!sub) throw new Error('sub is required');
+          const groups = (url.searchParams.get('groups') ?? '').split(',').filter(Boolean);
+          accounts.set(sub, { username: url.searchParams.get('username') ?? sub, groups });
+          return reply(res, 200, { sub });
+        }
+        if (url.pathname === '/test/ttl' && req.method === 'POST') {
+          const seconds = integer(url.searchParams, 'seconds');
+          if (!(seconds > 0)) throw new Error('seconds must be a positive integer');
+          if (url.searchParams.get('kind') === 'device_code') deviceCodeTTL = seconds;
+          else accessTokenTTL = seconds;
+          return reply(res, 200, { seconds });
         }
         if (url.pathname === '/test/rotate' && req.method === 'POST') {
           state.keys = [newKey(alg), ...state.keys];

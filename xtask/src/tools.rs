@@ -280,6 +280,32 @@ pub fn ensure_chromium() -> Result {
     .run()
 }
 
+/// The PostgreSQL server binaries (initdb, pg_ctl, postgres) that the store tests start a
+/// throw-away server with; Debian keeps them in /usr/lib/postgresql/VERSION/bin.
+pub fn ensure_postgresql() -> Result {
+    let installed = std::fs::read_dir("/usr/lib/postgresql")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .any(|entry| {
+            let bin = entry.path().join("bin");
+            bin.join("initdb").is_file() && bin.join("pg_ctl").is_file()
+        });
+    if installed {
+        return Ok(());
+    }
+    let is_root = cmd("id", ["-u"])
+        .output()
+        .is_some_and(|uid| uid.trim() == "0");
+    if !is_root {
+        return Err("PostgreSQL is missing: install Debian's `postgresql` package".into());
+    }
+    cmd("apt-get", ["update", "-qq"]).run()?;
+    cmd("apt-get", ["install", "-y", "-qq", "postgresql"])
+        .env("DEBIAN_FRONTEND", "noninteractive")
+        .run()
+}
+
 /// The load benchmark drives the backend with oha when installed, else wrk
 /// (Debian's package: oha takes half an hour to build on two cores).
 pub fn ensure_load_tool() -> Result {

@@ -35,6 +35,8 @@ pub struct IssuerConfig {
     pub groups_claim: String,
     pub username_claim: String,
     pub introspection: Option<IntrospectionConfig>,
+    /// Users and groups of this issuer allowed on the admin API.
+    pub admins: Vec<crate::tenancy::Principal>,
 }
 
 #[derive(Clone)]
@@ -69,6 +71,8 @@ pub enum AuthConfigError {
         "issuer {url}: environment variable {variable} (the introspection client secret) is not set or empty"
     )]
     MissingSecret { url: String, variable: String },
+    #[error("issuer {url}: admins: {reason}")]
+    BadAdmin { url: String, reason: String },
     #[error("{field} is {value} seconds; at most {max} is allowed")]
     TooLarge {
         field: &'static str,
@@ -105,6 +109,9 @@ struct IssuerFile {
     username_claim: String,
     #[serde(default)]
     introspection: Option<IntrospectionFile>,
+    /// `user:NAME` or `group:NAME` entries allowed on `/v1/admin/*`.
+    #[serde(default)]
+    admins: Vec<String>,
 }
 
 #[derive(Deserialize)]
@@ -223,7 +230,17 @@ impl AuthConfig {
                     })
                 }
             };
+            let admins = issuer
+                .admins
+                .iter()
+                .map(|entry| crate::tenancy::Principal::parse(entry))
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|err| AuthConfigError::BadAdmin {
+                    url: issuer.url.clone(),
+                    reason: err.to_string(),
+                })?;
             issuers.push(IssuerConfig {
+                admins,
                 url: issuer.url,
                 audience: issuer.audience,
                 kind: issuer.kind,

@@ -101,14 +101,9 @@ pub async fn evaluate(options: &Options) -> Result<Outcome, EvalError> {
         }
     }
     let started = Instant::now();
-    let records = run_records(records, options.workers, &options.endpoint).await?;
+    let records = run_records(records, options.workers, &options.endpoint, None).await?;
     let wall_seconds = (started.elapsed().as_secs_f64() * 100.0).round() / 100.0;
-    let scored: Vec<(&Score, f64, f64)> = records
-        .iter()
-        .filter_map(|r| r.score.as_ref().map(|s| (s, r.analyze_ms, r.resolve_ms)))
-        .collect();
-    let run_errors = records.len() - scored.len();
-    let summary = Summary::from_scores(&scored, run_errors);
+    let summary = summarize(&records);
     let results = Results {
         summary,
         workers: options.workers,
@@ -125,6 +120,15 @@ pub async fn evaluate(options: &Options) -> Result<Outcome, EvalError> {
         results,
         regressions,
     })
+}
+
+/// The scores of a run, with records that could not run counted as run errors.
+pub fn summarize(records: &[RecordResult]) -> Summary {
+    let scored: Vec<(&Score, f64, f64)> = records
+        .iter()
+        .filter_map(|r| r.score.as_ref().map(|s| (s, r.analyze_ms, r.resolve_ms)))
+        .collect();
+    Summary::from_scores(&scored, records.len() - scored.len())
 }
 
 pub fn write_outputs(out: &Path, results: &Results) -> Result<(), EvalError> {

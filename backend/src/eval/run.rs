@@ -9,7 +9,7 @@ use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use bytes::Bytes;
 use consoledx_core::api::{AnalyzeRequest, Resolution, ResolveRequest};
-use consoledx_core::{Analysis, Redactor, Snapshot};
+use consoledx_core::{Analysis, KnowledgeBase, Redactor, Snapshot};
 use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
@@ -219,7 +219,11 @@ impl Drop for Worker {
     }
 }
 
-async fn start_worker(endpoint: &Endpoint, index: usize) -> Result<Worker, RunError> {
+async fn start_worker(
+    endpoint: &Endpoint,
+    index: usize,
+    knowledge: Option<Arc<KnowledgeBase>>,
+) -> Result<Worker, RunError> {
     let (moto, url) = match endpoint {
         Endpoint::MotoServer(binary) => {
             let moto = start_moto(binary).await?;
@@ -236,9 +240,9 @@ async fn start_worker(endpoint: &Endpoint, index: usize) -> Result<Worker, RunEr
         "consoledx-eval-{}-{index}-{nanos}",
         std::process::id()
     ));
-    let state = AppState::open(&Config {
-        data_dir: data_dir.clone(),
-        aws: AwsSettings {
+    let state = AppState::open(&Config::new(
+        data_dir.clone(),
+        AwsSettings {
             endpoint_url: Some(url.clone()),
             credentials: Credentials::Static {
                 access_key_id: "testing".to_string(),
@@ -248,10 +252,13 @@ async fn start_worker(endpoint: &Endpoint, index: usize) -> Result<Worker, RunEr
             read_timeout: Duration::from_secs(5),
             deadline: Duration::from_secs(15),
         },
-        model: None,
-    })
+    ))
     .await
     .map_err(|e| RunError::Internal(format!("backend state: {e}")))?;
+    let state = match knowledge {
+        Some(knowledge) => state.with_knowledge(knowledge),
+        None => state,
+    };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .map_err(|e| RunError::Internal(format!("cannot listen on loopback: {e}")))?;
@@ -272,10 +279,12 @@ async fn start_worker(endpoint: &Endpoint, index: usize) -> Result<Worker, RunEr
 }
 
 /// Runs `records` on `workers` workers; results come back in the records' order.
+/// `knowledge` replaces the backend's built-in knowledge (a customization under test).
 pub async fn run_records(
     records: Vec<Record>,
     workers: usize,
     endpoint: &Endpoint,
+    knowledge: Option<Arc<KnowledgeBase>>,
 ) -> Result<Vec<RecordResult>, RunError> {
     if workers == 0 {
         return Err(RunError::BadInput(
@@ -293,7 +302,7 @@ pub async fn run_records(
         Arc::new(Mutex::new(records.into_iter().enumerate().collect()));
     let mut handles = Vec::new();
     for index in 0..workers.min(total.max(1)) {
-        let worker = start_worker(endpoint, index).await?;
+        let worker = start_worker(endpoint, index, knowledge.clone()).await?;
         let queue = Arc::clone(&queue);
         handles.push(tokio::spawn(async move {
             let mut done = Vec::new();

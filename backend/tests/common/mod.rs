@@ -23,13 +23,9 @@ pub async fn offline_state(data_dir: &Path) -> AppState {
 }
 
 pub async fn state_with(data_dir: &Path, aws: AwsSettings) -> AppState {
-    AppState::open(&Config {
-        data_dir: data_dir.to_path_buf(),
-        aws,
-        model: None,
-    })
-    .await
-    .expect("app state opens")
+    AppState::open(&Config::new(data_dir.to_path_buf(), aws))
+        .await
+        .expect("app state opens")
 }
 
 pub struct Reply {
@@ -119,3 +115,5 @@ pub fn seed2_context() -> consoledx_core::ErrorContext {
     )
 }
 pub mod moto;
+pub mod oidc;
+pub mod postgres;

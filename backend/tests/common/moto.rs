@@ -24,7 +24,7 @@ impl Drop for Moto {
     }
 }
 
-fn moto_binary() -> PathBuf {
+pub fn moto_binary() -> PathBuf {
     if let Some(path) = std::env::var_os("MOTO_SERVER").filter(|p| !p.is_empty()) {
         return PathBuf::from(path);
     }

@@ -36,7 +36,7 @@ const REGION_DIRECTIONS: &[&str] = &[
 ];
 
 /// `us-east-1`, `us-gov-west-1`, `cn-northwest-1`, `eu-isoe-west-1`.
-pub(crate) fn is_region(text: &str) -> bool {
+pub fn is_region(text: &str) -> bool {
     let mut parts = text.split('-');
     let Some(area) = parts.next() else {
         return false;
