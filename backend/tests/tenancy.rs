@@ -14,7 +14,10 @@ use common::{Reply, send};
 use consoledx::auth::Authenticator;
 use consoledx::db::{DatabaseUrl, Db};
 use consoledx::eval::Endpoint;
-use consoledx::tenancy::GateSettings;
+use consoledx::tenancy::report::{self, UsageRow};
+use consoledx::tenancy::{
+    CallerClaims, Customization, Directory, GateSettings, Principal, ProfileEntry, Subscription,
+};
 use consoledx::{AppState, AwsSettings, Config, Credentials, app};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -259,6 +262,42 @@ async fn call(app: &Router, call: Call<'_>) -> Reply {
         None => Body::empty(),
     };
     send(app, builder.body(body).expect("request builds")).await
+}
+
+/// The extension's Diagnose: the seed's message under a profile and customization.
+async fn analyze_as(
+    app: &Router,
+    token: &str,
+    profile: Option<&str>,
+    customization: Option<&str>,
+    message: &str,
+) -> Reply {
+    call(
+        app,
+        Call {
+            method: "POST",
+            path: "/v1/analyze",
+            token: Some(token),
+            profile,
+            customization,
+            body: Some(snapshot_body(message)),
+        },
+    )
+    .await
+}
+
+/// A GET with only a token.
+async fn get_as(app: &Router, path: &str, token: Option<&str>) -> Reply {
+    call(
+        app,
+        Call {
+            method: "GET",
+            path,
+            token,
+            ..Call::default()
+        },
+    )
+    .await
 }
 
 async fn admin_post(backend: &Backend, path: &str, body: Value) -> Reply {
@@ -544,16 +583,7 @@ async fn seed_teams_get_exactly_what_they_are_granted(backend: &Backend) {
             &[],
         )
         .await;
-        let reply = call(
-            &backend.app,
-            Call {
-                method: "GET",
-                path: "/v1/tenancy",
-                token: Some(&token),
-                ..Call::default()
-            },
-        )
-        .await;
+        let reply = get_as(&backend.app, "/v1/tenancy", Some(&token)).await;
         assert_eq!(reply.status, StatusCode::OK, "{}", reply.json);
         let mut profiles: Vec<&str> = reply.json["profiles"]
             .as_array()
@@ -583,16 +613,7 @@ async fn seed_teams_get_exactly_what_they_are_granted(backend: &Backend) {
     }
 
     // The report: each user once per identity source, usage per profile.
-    let reply = call(
-        &backend.app,
-        Call {
-            method: "GET",
-            path: "/v1/admin/report",
-            token: Some(&backend.admin),
-            ..Call::default()
-        },
-    )
-    .await;
+    let reply = get_as(&backend.app, "/v1/admin/report", Some(&backend.admin)).await;
     assert_eq!(reply.status, StatusCode::OK, "{}", reply.json);
     let report = &reply.json;
     assert_eq!(
@@ -672,18 +693,7 @@ async fn refusals_say_why_and_change_nothing() {
         (revoked.as_str(), "token_revoked"),
         ("not-a-jwt", "malformed_token"),
     ] {
-        let reply = call(
-            &backend.app,
-            Call {
-                method: "POST",
-                path: "/v1/analyze",
-                token: Some(token),
-                profile: Some("orange-us"),
-                body: Some(snapshot_body(&seed.message)),
-                ..Call::default()
-            },
-        )
-        .await;
+        let reply = analyze_as(&backend.app, token, Some("orange-us"), None, &seed.message).await;
         assert_eq!(
             (reply.status, reply.json["error"].as_str()),
             (StatusCode::UNAUTHORIZED, Some(code)),
@@ -700,64 +710,33 @@ async fn refusals_say_why_and_change_nothing() {
     }
 
     // A multi-tenant backend needs a profile.
-    let reply = call(
-        &backend.app,
-        Call {
-            method: "POST",
-            path: "/v1/analyze",
-            token: Some(&olivia),
-            body: Some(snapshot_body(&seed.message)),
-            ..Call::default()
-        },
-    )
-    .await;
+    let reply = analyze_as(&backend.app, &olivia, None, None, &seed.message).await;
     assert_eq!(
         (reply.status, reply.json["error"].as_str()),
         (StatusCode::FORBIDDEN, Some("missing_profile")),
         "{}",
         reply.json
     );
-    let reply = call(
+    let reply = analyze_as(
         &backend.app,
-        Call {
-            method: "POST",
-            path: "/v1/analyze",
-            token: Some(&olivia),
-            profile: Some("no-such-profile"),
-            body: Some(snapshot_body(&seed.message)),
-            ..Call::default()
-        },
+        &olivia,
+        Some("no-such-profile"),
+        None,
+        &seed.message,
     )
     .await;
     assert_eq!(reply.json["error"], "unknown_profile", "{}", reply.json);
 
     // The admin API is for admins only.
     for path in ["/v1/admin/report", "/v1/admin/subscriptions"] {
-        let reply = call(
-            &backend.app,
-            Call {
-                method: "GET",
-                path,
-                token: Some(&olivia),
-                ..Call::default()
-            },
-        )
-        .await;
+        let reply = get_as(&backend.app, path, Some(&olivia)).await;
         assert_eq!(
             (reply.status, reply.json["error"].as_str()),
             (StatusCode::FORBIDDEN, Some("not_admin")),
             "{path}: {}",
             reply.json
         );
-        let reply = call(
-            &backend.app,
-            Call {
-                method: "GET",
-                path,
-                ..Call::default()
-            },
-        )
-        .await;
+        let reply = get_as(&backend.app, path, None).await;
         assert_eq!(
             reply.status,
             StatusCode::UNAUTHORIZED,
@@ -765,14 +744,10 @@ async fn refusals_say_why_and_change_nothing() {
             reply.json
         );
     }
-    let before = call(
+    let before = get_as(
         &backend.app,
-        Call {
-            method: "GET",
-            path: "/v1/admin/subscriptions",
-            token: Some(&backend.admin),
-            ..Call::default()
-        },
+        "/v1/admin/subscriptions",
+        Some(&backend.admin),
     )
     .await
     .json;
@@ -865,14 +840,10 @@ async fn refusals_say_why_and_change_nothing() {
             "{path} {body}: {text} lacks {reason:?}"
         );
     }
-    let after = call(
+    let after = get_as(
         &backend.app,
-        Call {
-            method: "GET",
-            path: "/v1/admin/subscriptions",
-            token: Some(&backend.admin),
-            ..Call::default()
-        },
+        "/v1/admin/subscriptions",
+        Some(&backend.admin),
     )
     .await
     .json;
@@ -910,14 +881,10 @@ async fn refusals_say_why_and_change_nothing() {
         "{}",
         reply.json
     );
-    let directory = call(
+    let directory = get_as(
         &backend.app,
-        Call {
-            method: "GET",
-            path: "/v1/admin/subscriptions",
-            token: Some(&backend.admin),
-            ..Call::default()
-        },
+        "/v1/admin/subscriptions",
+        Some(&backend.admin),
     )
     .await
     .json;
@@ -955,16 +922,12 @@ async fn feedback_is_counted_per_customization_version(backend: &Backend) {
     )
     .await;
     let vote = async |profile: &str, verdict: &str| {
-        let reply = call(
+        let reply = analyze_as(
             &backend.app,
-            Call {
-                method: "POST",
-                path: "/v1/analyze",
-                token: Some(&olivia),
-                profile: Some(profile),
-                customization: Some("alpha-runbooks"),
-                body: Some(snapshot_body(&seed.message)),
-            },
+            &olivia,
+            Some(profile),
+            Some("alpha-runbooks"),
+            &seed.message,
         )
         .await;
         assert_eq!(reply.status, StatusCode::OK, "{}", reply.json);
@@ -1024,14 +987,10 @@ async fn feedback_is_counted_per_customization_version(backend: &Backend) {
     )
     .await;
     vote("orange-us", "not_helpful").await;
-    let reply = call(
+    let reply = get_as(
         &backend.app,
-        Call {
-            method: "GET",
-            path: "/v1/admin/customizations/alpha-runbooks/feedback",
-            token: Some(&backend.admin),
-            ..Call::default()
-        },
+        "/v1/admin/customizations/alpha-runbooks/feedback",
+        Some(&backend.admin),
     )
     .await;
     assert_eq!(reply.status, StatusCode::OK, "{}", reply.json);
@@ -1048,4 +1007,260 @@ async fn feedback_is_counted_per_customization_version(backend: &Backend) {
         })
         .collect();
     assert_eq!(versions, vec![(1, 2, 1), (2, 0, 1)], "{}", reply.json);
+}
+
+/// A directory as the pure tests write it.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DirectorySpec {
+    subscriptions: Vec<SpecSubscription>,
+    profiles: Vec<SpecProfile>,
+    #[serde(default)]
+    customizations: Vec<SpecCustomization>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SpecSubscription {
+    id: String,
+    issuer: String,
+    grants: Vec<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SpecProfile {
+    id: String,
+    subscription: String,
+    region: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SpecCustomization {
+    id: String,
+    subscription: String,
+    grants: Vec<String>,
+    active_version: Option<i64>,
+}
+
+fn principals(grants: &[String]) -> std::collections::BTreeSet<Principal> {
+    grants
+        .iter()
+        .map(|g| Principal::parse(g).unwrap_or_else(|err| panic!("{g}: {err}")))
+        .collect()
+}
+
+impl DirectorySpec {
+    fn build(&self) -> Directory {
+        let mut directory = Directory::default();
+        for s in &self.subscriptions {
+            directory.subscriptions.insert(
+                s.id.clone(),
+                Subscription {
+                    id: s.id.clone(),
+                    name: s.id.clone(),
+                    issuer: s.issuer.clone(),
+                    grants: principals(&s.grants),
+                    created_at: String::new(),
+                },
+            );
+        }
+        for p in &self.profiles {
+            directory.profiles.insert(
+                p.id.clone(),
+                ProfileEntry {
+                    id: p.id.clone(),
+                    name: p.id.clone(),
+                    subscription: p.subscription.clone(),
+                    region: p.region.clone(),
+                    created_at: String::new(),
+                },
+            );
+        }
+        for c in &self.customizations {
+            directory.customizations.insert(
+                c.id.clone(),
+                Customization {
+                    id: c.id.clone(),
+                    name: c.id.clone(),
+                    subscription: c.subscription.clone(),
+                    grants: principals(&c.grants),
+                    versions: Vec::new(),
+                    active_version: c.active_version,
+                    created_at: String::new(),
+                },
+            );
+        }
+        directory
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AccessFile {
+    #[serde(rename = "_comment")]
+    _comment: String,
+    #[serde(flatten)]
+    directory: DirectorySpec,
+    cases: Vec<AccessCase>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AccessCase {
+    name: String,
+    caller: CallerSpec,
+    profile: String,
+    #[serde(default)]
+    customization: Option<String>,
+    #[serde(default)]
+    expect: Option<Value>,
+    #[serde(default)]
+    denied: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CallerSpec {
+    issuer: String,
+    subject: String,
+    username: String,
+    groups: Vec<String>,
+}
+
+#[test]
+fn access_decisions_from_data() {
+    let text = std::fs::read_to_string(data_dir().join("access_cases.json")).expect("readable");
+    let file: AccessFile = serde_json::from_str(&text).expect("access_cases.json parses");
+    let directory = file.directory.build();
+    let mut failures = Vec::new();
+    for case in &file.cases {
+        let caller = CallerClaims {
+            issuer: &case.caller.issuer,
+            subject: &case.caller.subject,
+            username: &case.caller.username,
+            groups: &case.caller.groups,
+        };
+        let got = directory.authorize(&caller, &case.profile, case.customization.as_deref());
+        let got = match got {
+            Ok(tenancy) => json!({
+                "subscription": tenancy.subscription,
+                "profile": tenancy.profile,
+                "region": tenancy.region,
+                "customization": tenancy.customization.map(|(id, version)| json!([id, version])),
+            }),
+            Err(denied) => json!({"denied": denied.code(), "message": denied.to_string()}),
+        };
+        let expected = match (&case.expect, &case.denied) {
+            (Some(expect), None) => {
+                let mut expect = expect.clone();
+                expect
+                    .as_object_mut()
+                    .map(|o| o.entry("customization").or_insert(Value::Null));
+                expect
+            }
+            (None, Some(code)) => json!({"denied": code}),
+            _ => panic!("{}: give expect or denied", case.name),
+        };
+        let matches = match case.denied {
+            Some(_) => got["denied"] == expected["denied"],
+            None => got == expected,
+        };
+        if !matches {
+            failures.push(format!("{}: got {got}, expected {expected}", case.name));
+        }
+    }
+    assert!(file.cases.len() >= 10);
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ReportFile {
+    #[serde(rename = "_comment")]
+    _comment: String,
+    #[serde(flatten)]
+    directory: DirectorySpec,
+    rows: Vec<(String, String, String, String, String, i64)>,
+    cases: Vec<ReportCase>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ReportCase {
+    name: String,
+    #[serde(default)]
+    since: Option<String>,
+    #[serde(default)]
+    until: Option<String>,
+    #[serde(default)]
+    subscription: Option<String>,
+    expect: ReportExpect,
+}
+
+#[derive(Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+struct ReportExpect {
+    billable_users: usize,
+    sources: BTreeMap<String, usize>,
+    subscriptions: BTreeMap<String, (usize, i64)>,
+    profiles: BTreeMap<String, (usize, i64)>,
+}
+
+#[test]
+fn reports_from_data() {
+    let text = std::fs::read_to_string(data_dir().join("report_cases.json")).expect("readable");
+    let file: ReportFile = serde_json::from_str(&text).expect("report_cases.json parses");
+    let directory = file.directory.build();
+    let rows: Vec<UsageRow> = file
+        .rows
+        .iter()
+        .map(
+            |(day, issuer, subject, username, profile, requests)| UsageRow {
+                day: day.clone(),
+                issuer: issuer.clone(),
+                subject: subject.clone(),
+                username: username.clone(),
+                profile: profile.clone(),
+                requests: *requests,
+            },
+        )
+        .collect();
+    let mut failures = Vec::new();
+    for case in &file.cases {
+        let report = report::build(
+            &directory,
+            &rows,
+            case.since.as_deref(),
+            case.until.as_deref(),
+            case.subscription.as_deref(),
+        );
+        let got = ReportExpect {
+            billable_users: report.billable_users,
+            sources: report
+                .identity_sources
+                .iter()
+                .map(|s| (s.issuer.clone(), s.users))
+                .collect(),
+            subscriptions: report
+                .subscriptions
+                .iter()
+                .map(|s| (s.id.clone(), (s.users, s.requests)))
+                .collect(),
+            profiles: report
+                .subscriptions
+                .iter()
+                .flat_map(|s| &s.profiles)
+                .map(|p| (p.id.clone(), (p.users, p.requests)))
+                .collect(),
+        };
+        if got != case.expect {
+            failures.push(format!(
+                "{}: got {got:?}, expected {:?}",
+                case.name, case.expect
+            ));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
 }

@@ -1,20 +1,14 @@
 //! Extraction, checked against the shared labelled AWS errors and against this
 //! crate's own fixtures (`tests/data/extract/*.json`).
 
+mod common;
+
 use consoledx_core::context::{ErrorContext, Snapshot};
 use consoledx_core::extract::{Extraction, extract};
 use consoledx_core::{Redactor, interpret};
 use serde_json::{Value, json};
-use std::path::PathBuf;
 
-fn shared_data() -> PathBuf {
-    match std::env::var_os("CONSOLEDX_SHARED_DATA") {
-        Some(path) => PathBuf::from(path),
-        None => {
-            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/data/aws-errors.jsonl")
-        }
-    }
-}
+use common::shared_data;
 
 fn extraction_json(extraction: &Extraction) -> Value {
     json!({
@@ -208,21 +202,10 @@ fn run_case(case: &Value) -> Result<Value, String> {
 
 #[test]
 fn fixtures() {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data/extract");
-    let mut files: Vec<_> = std::fs::read_dir(&dir)
-        .unwrap_or_else(|e| panic!("cannot list {}: {e}", dir.display()))
-        .filter_map(|entry| entry.ok().map(|e| e.path()))
-        .filter(|path| path.extension().is_some_and(|ext| ext == "json"))
-        .collect();
-    files.sort();
-    assert!(!files.is_empty(), "no fixtures in {}", dir.display());
     let mut failures = Vec::new();
     let mut cases = 0;
-    for file in files {
-        let text =
-            std::fs::read_to_string(&file).unwrap_or_else(|e| panic!("{}: {e}", file.display()));
-        let doc: Value = serde_json::from_str(&text)
-            .unwrap_or_else(|e| panic!("{}: not JSON: {e}", file.display()));
+    for file in common::json_files(&common::data_dir("extract")) {
+        let doc = common::read_json(&file);
         let name = file
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())

@@ -5,6 +5,8 @@
 //! - the shared data set (`aws-errors.jsonl`): the class and key facts each record must get,
 //!   and that no analysis ever shows a placeholder or a name absent from its input.
 
+mod common;
+
 use consoledx_core::api::{Analysis, Step};
 use consoledx_core::context::{AccessDenied, ErrorContext, Identifiers};
 use consoledx_core::knowledge::{KnowledgeBase, KnowledgeError};
@@ -12,7 +14,7 @@ use consoledx_core::{Redactor, Snapshot, interpret};
 use regex::Regex;
 use serde::Deserialize;
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::OnceLock;
 
 fn knowledge() -> &'static KnowledgeBase {
@@ -24,25 +26,10 @@ fn knowledge() -> &'static KnowledgeBase {
 }
 
 fn data_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/knowledge")
+    common::data_dir("knowledge")
 }
 
-fn shared_data() -> PathBuf {
-    match std::env::var_os("CONSOLEDX_SHARED_DATA") {
-        Some(path) => PathBuf::from(path),
-        None => Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/data/aws-errors.jsonl"),
-    }
-}
-
-fn json_files(dir: &Path) -> Vec<PathBuf> {
-    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
-        .unwrap_or_else(|err| panic!("{}: {err}", dir.display()))
-        .filter_map(|entry| entry.ok().map(|entry| entry.path()))
-        .filter(|path| path.extension().is_some_and(|ext| ext == "json"))
-        .collect();
-    files.sort();
-    files
-}
+use common::shared_data;
 
 /// What one analysis must (and must not) say.
 #[derive(Debug, Default, Deserialize)]
@@ -325,7 +312,7 @@ fn cases_from_data_files() {
     let kb = knowledge();
     let mut failures = Vec::new();
     let mut count = 0;
-    for path in json_files(&data_dir().join("cases")) {
+    for path in common::json_files(&data_dir().join("cases")) {
         let text = std::fs::read_to_string(&path)
             .unwrap_or_else(|err| panic!("{}: {err}", path.display()));
         let cases: Vec<Case> =
@@ -389,7 +376,7 @@ fn error_kind(error: &KnowledgeError) -> String {
 #[test]
 fn invalid_packs_fail_with_specific_errors() {
     let mut failures = Vec::new();
-    let files = json_files(&data_dir().join("invalid"));
+    let files = common::json_files(&data_dir().join("invalid"));
     assert!(files.len() >= 5, "only {} invalid packs", files.len());
     for path in files {
         let text = std::fs::read_to_string(&path)

@@ -7,6 +7,8 @@
 //! `expect` is either `{"error": substring}`, and then the set must come out
 //! unchanged, or `{"set": …, "result": …}` with what the operation returned.
 
+mod common;
+
 use consoledx_core::profile::{IdentitySource, Profile, ProfileFile, ProfileSet};
 use serde_json::{Value, json};
 use std::path::PathBuf;
@@ -89,17 +91,9 @@ fn check(start: &ProfileSet, case: &Value) -> Result<(), String> {
 
 #[test]
 fn fixtures() {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data/profile");
-    let mut files: Vec<_> = std::fs::read_dir(&dir)
-        .unwrap_or_else(|e| panic!("cannot list {}: {e}", dir.display()))
-        .filter_map(|entry| entry.ok().map(|e| e.path()))
-        .filter(|path| path.extension().is_some_and(|ext| ext == "json"))
-        .collect();
-    files.sort();
     let (mut cases, mut failures) = (0, Vec::new());
-    for file in files {
-        let doc: Value = serde_json::from_str(&std::fs::read_to_string(&file).unwrap_or_default())
-            .unwrap_or_else(|e| panic!("{}: not JSON: {e}", file.display()));
+    for file in common::json_files(&common::data_dir("profile")) {
+        let doc = common::read_json(&file);
         let start: ProfileSet =
             serde_json::from_value(doc.get("start").cloned().unwrap_or(json!({})))
                 .unwrap_or_else(|e| panic!("{}: bad start set: {e}", file.display()));

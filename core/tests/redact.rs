@@ -1,8 +1,9 @@
 //! Redaction rules, checked against `tests/data/redact/*.json`.
 
+mod common;
+
 use consoledx_core::redact::Redactor;
 use serde_json::{Value, json};
-use std::path::PathBuf;
 
 /// Runs one case: `patterns` (optional extra patterns) and `text`; the result
 /// is `{"text", "count"}` or `{"error"}`, compared with `expect` (an `error`
@@ -41,18 +42,10 @@ fn check(case: &Value) -> Result<(), String> {
 
 #[test]
 fn fixtures() {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data/redact");
     let mut failures = Vec::new();
     let mut cases = 0;
-    let mut files: Vec<_> = std::fs::read_dir(&dir)
-        .unwrap_or_else(|e| panic!("cannot list {}: {e}", dir.display()))
-        .filter_map(|entry| entry.ok().map(|e| e.path()))
-        .filter(|path| path.extension().is_some_and(|ext| ext == "json"))
-        .collect();
-    files.sort();
-    for file in files {
-        let doc: Value = serde_json::from_str(&std::fs::read_to_string(&file).unwrap_or_default())
-            .unwrap_or_else(|e| panic!("{}: not JSON: {e}", file.display()));
+    for file in common::json_files(&common::data_dir("redact")) {
+        let doc = common::read_json(&file);
         for case in doc["cases"].as_array().into_iter().flatten() {
             cases += 1;
             if let Err(mismatch) = check(case) {
@@ -61,7 +54,7 @@ fn fixtures() {
         }
     }
     println!("{cases} redaction fixture cases");
-    assert!(cases > 0, "no redaction fixtures in {}", dir.display());
+    assert!(cases > 0, "no redaction fixtures");
     assert!(
         failures.is_empty(),
         "{} mismatches:\n{}",

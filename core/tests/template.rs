@@ -1,12 +1,13 @@
 //! Templating, checked against `tests/data/template/*.json`, plus the round
 //! trip `render(templatize(x)) == x` over the labelled AWS errors and noise.
 
+mod common;
+
 use consoledx_core::context::Identifiers;
 use consoledx_core::extract::extract;
 use consoledx_core::template::{TemplateError, render, templatize};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
-use std::path::PathBuf;
 
 fn error_or(expect: &Value, result: Result<Value, String>) -> Result<(), String> {
     match (result, expect.get("error").and_then(Value::as_str)) {
@@ -44,20 +45,11 @@ fn check(case: &Value) -> Result<(), String> {
 
 #[test]
 fn fixtures() {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data/template");
+    let dir = common::data_dir("template");
     let mut failures = Vec::new();
     let mut cases = 0;
-    for entry in
-        std::fs::read_dir(&dir).unwrap_or_else(|e| panic!("cannot list {}: {e}", dir.display()))
-    {
-        let Ok(path) = entry.map(|e| e.path()) else {
-            continue;
-        };
-        if path.extension().is_none_or(|ext| ext != "json") {
-            continue;
-        }
-        let doc: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap_or_default())
-            .unwrap_or_else(|e| panic!("{}: not JSON: {e}", path.display()));
+    for path in common::json_files(&dir) {
+        let doc = common::read_json(&path);
         for case in ["templatize", "render"]
             .iter()
             .flat_map(|kind| doc[kind].as_array().into_iter().flatten())
@@ -97,12 +89,7 @@ fn round_trips(message: &str, url: &str, identifiers: &Identifiers) -> Result<()
 
 #[test]
 fn round_trip_over_labelled_errors() {
-    let path = match std::env::var_os("CONSOLEDX_SHARED_DATA") {
-        Some(path) => PathBuf::from(path),
-        None => {
-            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/data/aws-errors.jsonl")
-        }
-    };
+    let path = common::shared_data();
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| {
         panic!(
             "cannot read {} ({e}); set CONSOLEDX_SHARED_DATA",

@@ -4,25 +4,10 @@
 // core's, so a bad file or form changes nothing.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import {
-  diagnoseButton, diagnosisRegion, freePort, openConsolePage, startStack, waitForPanelState,
+  axeViolations, diagnoseButton, diagnosisRegion, freePort, openConsolePage, startStack, waitForPanelState,
 } from '../harness.mjs';
 import { SEED1_URL } from '../pages.mjs';
-
-const AXE_SOURCE = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
-
-/** Serious and critical axe-core violations on an extension page. */
-async function axeViolations(page) {
-  await page.evaluate(AXE_SOURCE);
-  return page.evaluate(async () => {
-    const result = await window.axe.run(document, { resultTypes: ['violations'] });
-    return result.violations
-      .filter((v) => ['serious', 'critical'].includes(v.impact))
-      .map((v) => `${v.id}: ${v.nodes.map((n) => n.html.slice(0, 100)).join(' | ')}`);
-  });
-}
 
 let stack;
 let options;

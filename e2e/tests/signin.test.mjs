@@ -5,28 +5,14 @@
 // in the panel, and a refresh before expiry.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import http from 'node:http';
-import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import {
-  diagnoseButton, diagnosisRegion, openConsolePage, startBackend, startOidcProvider, startStack, waitForPanelState,
+  axeViolations, diagnoseButton, diagnosisRegion, openConsolePage, startBackend, startOidcProvider, startStack, waitForPanelState,
 } from '../harness.mjs';
 import { SEED1_URL } from '../pages.mjs';
-
-const AXE_SOURCE = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
-
-async function axeViolations(page) {
-  await page.evaluate(AXE_SOURCE);
-  return page.evaluate(async () => {
-    const result = await window.axe.run(document, { resultTypes: ['violations'] });
-    return result.violations
-      .filter((v) => ['serious', 'critical'].includes(v.impact))
-      .map((v) => `${v.id}: ${v.nodes.map((n) => n.html.slice(0, 100)).join(' | ')}`);
-  });
-}
 
 /** A pass-through to the backend that remembers every request's headers. */
 async function startRecorder(target) {

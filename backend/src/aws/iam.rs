@@ -51,23 +51,18 @@ pub(super) async fn role_inline_policies(
         .send()
         .await
         .map_err(reason)?;
-    join_all(out.policy_names().iter().map(|name| async move {
-        let out = clients
+    inline_policies(out.policy_names(), |name| async move {
+        clients
             .iam
             .get_role_policy()
             .role_name(role)
             .policy_name(name)
             .send()
             .await
-            .map_err(reason)?;
-        Ok::<_, String>(NamedPolicy {
-            id: name.clone(),
-            document: decode_policy(out.policy_document())?,
-        })
-    }))
+            .map(|out| out.policy_document().to_string())
+            .map_err(reason)
+    })
     .await
-    .into_iter()
-    .collect()
 }
 
 pub(super) async fn role_attached_policies(
@@ -100,23 +95,18 @@ pub(super) async fn user_policies(clients: &Clients, user: &str) -> Result<ReadV
     );
     let inline = inline.map_err(reason)?;
     let attached = attached.map_err(reason)?;
-    let mut policies = join_all(inline.policy_names().iter().map(|name| async move {
-        let out = clients
+    let mut policies = inline_policies(inline.policy_names(), |name| async move {
+        clients
             .iam
             .get_user_policy()
             .user_name(user)
             .policy_name(name)
             .send()
             .await
-            .map_err(reason)?;
-        Ok::<_, String>(NamedPolicy {
-            id: name.clone(),
-            document: decode_policy(out.policy_document())?,
-        })
-    }))
-    .await
-    .into_iter()
-    .collect::<Result<Vec<_>, _>>()?;
+            .map(|out| out.policy_document().to_string())
+            .map_err(reason)
+    })
+    .await?;
     let arns: Vec<&str> = attached
         .attached_policies()
         .iter()
@@ -124,6 +114,30 @@ pub(super) async fn user_policies(clients: &Clients, user: &str) -> Result<ReadV
         .collect();
     policies.extend(managed_policies(&clients.iam, &arns).await?);
     Ok(ReadValue::Policies(policies))
+}
+
+/// A role's or user's inline policies by name; `document` reads one (its
+/// URL-encoded JSON), all at once.
+async fn inline_policies<'a, F, Fut>(
+    names: &'a [String],
+    document: F,
+) -> Result<Vec<NamedPolicy>, String>
+where
+    F: Fn(&'a str) -> Fut,
+    Fut: std::future::Future<Output = Result<String, String>>,
+{
+    join_all(names.iter().map(|name| {
+        let read = document(name);
+        async move {
+            Ok(NamedPolicy {
+                id: name.clone(),
+                document: decode_policy(&read.await?)?,
+            })
+        }
+    }))
+    .await
+    .into_iter()
+    .collect()
 }
 
 async fn managed_policies(
