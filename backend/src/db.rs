@@ -1159,6 +1159,22 @@ impl DbHandle {
         answer.await.map_err(|_| DbError::ThreadStopped)?
     }
 
+    /// Queues work without waiting for it, for writes a request must not wait
+    /// on: it runs after everything queued before it and before everything
+    /// queued after it, so a later read sees it. A failure is logged.
+    pub fn submit(
+        &self,
+        what: &'static str,
+        work: impl FnOnce(&mut Db) -> Result<(), DbError> + Send + 'static,
+    ) -> Result<(), DbError> {
+        let job: Job = Box::new(move |db: &mut Db| {
+            if let Err(err) = run_guarded(db, work) {
+                tracing::error!(%err, what, "queued database work failed");
+            }
+        });
+        self.jobs.send(job).map_err(|_| DbError::ThreadStopped)
+    }
+
     /// The blocking twin of [`DbHandle::run`], for threads outside any async runtime.
     pub fn run_blocking<T: Send + 'static>(
         &self,

@@ -532,7 +532,7 @@ async fn post_analyze(
         user_key: caller.map(|c| format!("{}#{}", c.issuer.trim_end_matches('/'), c.subject)),
     })?;
     if let (Some(service), Some(tenancy), Some(caller)) = (state.tenancy(), tenancy, caller)
-        && let Err(err) = service.record_usage(&caller.claims(), tenancy).await
+        && let Err(err) = service.record_usage(&caller.claims(), tenancy)
     {
         // The answer is given either way; a usage row lost is logged, not shown.
         tracing::error!(%err, "usage not recorded");

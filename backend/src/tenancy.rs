@@ -214,22 +214,20 @@ impl TenancyService {
         compile_pack_files(&self.builtin, customization, files)
     }
 
-    /// Counts one request of the caller through the tenancy's profile.
-    pub async fn record_usage(
+    /// Counts one request of the caller through the tenancy's profile (queued, not awaited).
+    pub fn record_usage(
         &self,
         caller: &CallerClaims<'_>,
         tenancy: &Tenancy,
     ) -> Result<(), TenancyError> {
-        self.store
-            .record_usage(report::UsageRow {
-                day: crate::store::now_rfc3339()[..10].to_string(),
-                issuer: caller.issuer.trim_end_matches('/').to_string(),
-                subject: caller.subject.to_string(),
-                username: caller.username.to_string(),
-                profile: tenancy.profile.clone(),
-                requests: 1,
-            })
-            .await?;
+        self.store.record_usage(report::UsageRow {
+            day: crate::store::now_rfc3339()[..10].to_string(),
+            issuer: caller.issuer.trim_end_matches('/').to_string(),
+            subject: caller.subject.to_string(),
+            username: caller.username.to_string(),
+            profile: tenancy.profile.clone(),
+            requests: 1,
+        })?;
         Ok(())
     }
 

@@ -344,24 +344,25 @@ impl DirectoryStore {
         Ok(())
     }
 
-    /// Counts one request of a user through a profile on a day.
-    pub async fn record_usage(&self, usage: UsageRow) -> Result<(), DirectoryStoreError> {
-        self.db
-            .run(move |db| {
-                db.execute(
-                    "INSERT INTO usage_days (day, issuer, subject, username, profile_id, requests) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
-                     ON CONFLICT (day, issuer, subject, profile_id) DO UPDATE SET requests = usage_days.requests + excluded.requests, username = excluded.username",
-                    &[
-                        usage.day.into(),
-                        usage.issuer.into(),
-                        usage.subject.into(),
-                        usage.username.into(),
-                        usage.profile.into(),
-                        usage.requests.into(),
-                    ],
-                )
-            })
-            .await?;
+    /// Counts one request of a user through a profile on a day. Queued, not
+    /// awaited: the request is answered without waiting for the database,
+    /// and a report read afterwards still counts it.
+    pub fn record_usage(&self, usage: UsageRow) -> Result<(), DirectoryStoreError> {
+        self.db.submit("usage", move |db| {
+            db.execute(
+                "INSERT INTO usage_days (day, issuer, subject, username, profile_id, requests) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+                 ON CONFLICT (day, issuer, subject, profile_id) DO UPDATE SET requests = usage_days.requests + excluded.requests, username = excluded.username",
+                &[
+                    usage.day.into(),
+                    usage.issuer.into(),
+                    usage.subject.into(),
+                    usage.username.into(),
+                    usage.profile.into(),
+                    usage.requests.into(),
+                ],
+            )
+            .map(|_| ())
+        })?;
         Ok(())
     }
 
