@@ -124,6 +124,8 @@ pub struct TenancyService {
     builtin: Arc<KnowledgeBase>,
     compiled: Mutex<HashMap<(String, i64), Arc<KnowledgeBase>>>,
     gate: GateSettings,
+    /// The built-in knowledge's scores on the gate's dataset, replayed once.
+    gate_baseline: tokio::sync::OnceCell<crate::eval::Summary>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -159,6 +161,7 @@ impl TenancyService {
             builtin,
             compiled: Mutex::new(HashMap::new()),
             gate,
+            gate_baseline: tokio::sync::OnceCell::new(),
         })
     }
 
@@ -365,7 +368,13 @@ impl TenancyService {
         }
         let files = self.store.version_files(customization, version).await?;
         let candidate = Arc::new(self.compile(customization, &files)?);
-        let report = gate::run(&self.gate, Arc::clone(&self.builtin), candidate).await?;
+        let report = gate::run(
+            &self.gate,
+            Arc::clone(&self.builtin),
+            &self.gate_baseline,
+            Arc::clone(&candidate),
+        )
+        .await?;
         let stored = serde_json::to_value(&report).unwrap_or_default();
         let activated_at = report.passed.then(crate::store::now_rfc3339);
         self.store
@@ -373,6 +382,10 @@ impl TenancyService {
             .await?;
         self.reload().await?;
         if report.passed {
+            // Requests under the new version use the knowledge the gate just ran.
+            if let Ok(mut compiled) = self.compiled.lock() {
+                compiled.insert((customization.to_string(), version), candidate);
+            }
             Ok(report)
         } else {
             Err(TenancyError::Regression(Box::new(report)))

@@ -49,11 +49,14 @@ impl From<eval::RunError> for GateError {
     }
 }
 
-/// Replays the dataset twice, with the built-in knowledge and with the
-/// candidate, and compares every gated metric.
+/// Replays the dataset with the candidate and compares every gated metric
+/// with the built-in knowledge's run. That run is made once per `baseline`
+/// cell: the built-in knowledge and the dataset do not change while the
+/// process runs, so later activations replay the dataset only once.
 pub async fn run(
     settings: &GateSettings,
     builtin: Arc<KnowledgeBase>,
+    baseline: &tokio::sync::OnceCell<Summary>,
     candidate: Arc<KnowledgeBase>,
 ) -> Result<GateReport, GateError> {
     if !settings.records.is_dir() {
@@ -81,13 +84,19 @@ pub async fn run(
         )));
     }
     let count = records.len();
-    let before = eval::run_records(
-        records.clone(),
-        settings.workers,
-        &settings.endpoint,
-        Some(builtin),
-    )
-    .await?;
+    let builtin = baseline
+        .get_or_try_init(|| async {
+            let before = eval::run_records(
+                records.clone(),
+                settings.workers,
+                &settings.endpoint,
+                Some(builtin),
+            )
+            .await?;
+            Ok::<_, GateError>(eval::summarize(&before))
+        })
+        .await?
+        .clone();
     let after = eval::run_records(
         records,
         settings.workers,
@@ -95,7 +104,6 @@ pub async fn run(
         Some(candidate),
     )
     .await?;
-    let builtin = eval::summarize(&before);
     let customized = eval::summarize(&after);
     let regressions = eval::regressions(&builtin.metrics(), &customized);
     Ok(GateReport {
