@@ -124,17 +124,23 @@ function renderProfiles(set) {
   sourceSelect.append(new Option('New identity source…', NEW_SOURCE));
   sourceSelect.value = [...sourceSelect.options].some((o) => o.value === chosen) ? chosen : '';
   newSource.hidden = sourceSelect.value !== NEW_SOURCE;
-  renderSignIn(set.identitySources);
+  renderSignIn(set);
 }
 
 // One block per identity source; a block is kept while its source is, so a
 // sign-in under way goes on polling through re-renders.
 const signInBlocks = new Map();
-function renderSignIn(sources) {
+function renderSignIn(set) {
+  const sources = set.identitySources;
   const list = document.getElementById('signin-sources');
   const keep = new Map();
+  const active = set.active ?? set.profiles[0]?.id;
   for (const source of sources) {
-    const id = `${source.id} ${source.issuer} ${source.clientId} ${source.name}`;
+    // The backend that checks this source's session: the active profile's
+    // when it signs in here, else the first profile's that does.
+    const users = set.profiles.filter((p) => p.identitySource === source.id);
+    const backendUrl = (users.find((p) => p.id === active) ?? users[0])?.backendUrl;
+    const id = `${source.id} ${source.issuer} ${source.clientId} ${source.name} ${backendUrl}`;
     let block = signInBlocks.get(id);
     if (!block) {
       block = document.createElement('div');
@@ -143,7 +149,7 @@ function renderSignIn(sources) {
       heading.textContent = `${source.name} — ${source.issuer}`;
       const controls = document.createElement('div');
       block.append(heading, controls);
-      signInControls(controls, source);
+      signInControls(controls, source, undefined, { backendUrl });
     }
     keep.set(id, block);
   }

@@ -60,12 +60,15 @@ function render(set) {
     label.append(input, text);
     list.append(label);
   }
-  const source = sources.get(profiles.find((p) => p.id === active)?.identitySource);
+  const activeProfile = profiles.find((p) => p.id === active);
+  const source = sources.get(activeProfile?.identitySource);
   signIn.hidden = !source;
-  // Kept while the source stays the same: a sign-in under way goes on polling.
-  if (source?.issuer !== shownSource?.issuer) {
-    shownSource = source;
-    if (source) signInControls(signInBox, source, checkBackend);
+  // Kept while the source and the backend that checks its token stay the
+  // same: a sign-in under way goes on polling.
+  const shown = source && `${source.issuer} ${activeProfile.backendUrl}`;
+  if (shown !== shownSource) {
+    shownSource = shown;
+    if (source) signInControls(signInBox, source, checkBackend, { backendUrl: activeProfile.backendUrl });
     else signInBox.replaceChildren();
   }
 }

@@ -4,7 +4,7 @@
 // issuer's own page, and this page polls for the tokens. Tokens go to session
 // storage only (tokens.js). An unfinished sign-in is kept there too, so a
 // popup that closed when the verification page took focus resumes it.
-import { clearSession, readSession, saveSession, sessionFrom } from './tokens.js';
+import { accessToken, clearSession, readSession, saveSession, sessionFrom } from './tokens.js';
 
 const api = globalThis.browser ?? globalThis.chrome;
 // `consoledx` is the scope an identity source grants for the backend's audience;
@@ -148,6 +148,36 @@ export async function finishSignIn(source, pending, stillWanted = () => true) {
   }
 }
 
+// The backend's refusals (auth.rs) that a new sign-in mends; the others
+// (an untrusted issuer, another audience, a wrong clock) it would not.
+const SIGN_IN_AGAIN = new Set(['token_expired', 'token_revoked', 'bad_signature', 'malformed_token']);
+
+/**
+ * Whether `backendUrl` still accepts the session's token: only the backend
+ * hears of a revocation (the identity source's or an administrator's), and a
+ * session kept in storage would otherwise read "Signed in" until sign-out.
+ * Resolves to the backend's own sentence when it refuses the token, with
+ * `ended` when the session was dropped for it; undefined when it accepts
+ * the token, cannot be reached, or runs without sign-in (those say nothing
+ * of the token).
+ */
+export async function backendRefusal(source, backendUrl) {
+  if (!isWebUrl(backendUrl)) return undefined;
+  const token = await accessToken(source.issuer);
+  if (!token) return undefined;
+  let answer;
+  try {
+    answer = await json(`${trimSlash(backendUrl)}/v1/whoami`, { headers: { authorization: `Bearer ${token}` } }, 'The backend');
+  } catch {
+    return undefined;
+  }
+  const { response, body } = answer;
+  if (response.status !== 401) return undefined;
+  const ended = SIGN_IN_AGAIN.has(body.error);
+  if (ended) await clearSession(source.issuer);
+  return { ended, message: String(body.message ?? 'It answered HTTP 401.').slice(0, 300) };
+}
+
 /** Ends the session here; the issuer is told too when it can revoke (best effort). */
 export async function signOut(source) {
   const session = await readSession(source.issuer);
@@ -170,9 +200,10 @@ export async function signOut(source) {
 /**
  * The sign-in controls for one identity source, rendered into `container`:
  * its state, the code to confirm while signing in, Sign in / Sign out.
- * `onChange` runs after the session starts or ends.
+ * `onChange` runs after the session starts or ends. With `backendUrl`, a
+ * session is shown as signed in only once that backend accepts its token.
  */
-export function signInControls(container, source, onChange = () => {}) {
+export function signInControls(container, source, onChange = () => {}, { backendUrl } = {}) {
   let generation = 0;
   const status = document.createElement('p');
   status.setAttribute('role', 'status');
@@ -194,7 +225,17 @@ export function signInControls(container, source, onChange = () => {}) {
   async function show(message, isError) {
     const mine = ++generation;
     code.replaceChildren();
-    const live = (await signedInIssuers([source])).length > 0;
+    let live = (await signedInIssuers([source])).length > 0;
+    if (live && backendUrl && message === undefined) {
+      const refusal = await backendRefusal(source, backendUrl);
+      if (refusal) {
+        live = !refusal.ended;
+        message = refusal.ended
+          ? `The consoledx backend refused your sign-in to ${source.name}: ${refusal.message}`
+          : `Signed in to ${source.name}, but the consoledx backend refused the token: ${refusal.message}`;
+        isError = true;
+      }
+    }
     if (mine !== generation) return;
     const pending = live ? undefined : await pendingSignIn(source);
     container.dataset.signin = live ? 'signed-in' : pending ? 'pending' : 'signed-out';

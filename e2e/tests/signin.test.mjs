@@ -264,8 +264,8 @@ test('switching within the identity source needs no sign-in; another one asks, a
   await options.close();
 });
 
-test('a revoked sign-in gives the panel the backend’s plain sentence', async () => {
-  const popup = await openPopup();
+test('a revoked sign-in gives the panel the backend’s plain sentence, and the popup asks to sign in again', async () => {
+  let popup = await openPopup();
   const { accessToken, clientId } = await sessionOf(popup, org.issuer);
   await popup.close();
   const revoked = await fetch(`${org.issuer}/token/revocation`, {
@@ -275,6 +275,18 @@ test('a revoked sign-in gives the panel the backend’s plain sentence', async (
   const text = await diagnose();
   assert.match(text, /refused the request: Your sign-in was revoked\. Sign in again\. To sign in, use the consoledx toolbar button\./, text);
   assert.equal(recorder.last('/v1/analyze').headers.authorization, `Bearer ${accessToken}`);
+
+  // The popup asks the active profile's backend about the stored session
+  // instead of reading "Signed in" off storage.
+  popup = await openPopup();
+  const section = popup.getByRole('region', { name: 'Sign-in' });
+  await section.getByText('The consoledx backend refused your sign-in to Example Corp: Your sign-in was revoked. Sign in again.').waitFor();
+  await section.getByRole('button', { name: 'Sign in to Example Corp' }).waitFor();
+  assert.equal(recorder.last('/v1/whoami').headers.authorization, `Bearer ${accessToken}`);
+  assert.equal(await sessionOf(popup, org.issuer), undefined, 'the refused session is gone');
+  popup = await signInThroughPopup(popup, org, ALICE);
+  assert.doesNotMatch(await diagnose(), /Local analysis|refused/);
+  await popup.close();
 });
 
 test('sign out, then sign in again through a popup that closed meanwhile, with short-lived tokens: the token is refreshed before it expires', async () => {
