@@ -6,12 +6,15 @@
 //! styles. Rule ids, comments and versions come from clients: every one of
 //! them passes through `escape` on its way into the page.
 
+use crate::auth::Caller;
 use crate::{ApiError, AppState};
-use axum::Json;
 use axum::extract::State;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
+use axum::{Extension, Json};
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::collections::btree_map::Entry;
 use std::fmt::Write;
 
 /// Sent with the page: nothing may load or run, inline styles excepted.
@@ -54,14 +57,98 @@ pub struct FeedbackComment {
     pub updated_at: String,
 }
 
-pub(crate) async fn get_summary(
-    State(state): State<AppState>,
-) -> Result<Json<FeedbackSummary>, ApiError> {
-    Ok(Json(state.inner.store.feedback_summary().await?))
+impl FeedbackSummary {
+    /// One summary of several stores' (the regions' of a backend with
+    /// subscriptions): votes add up per rule, and each rule keeps its newest
+    /// comments of them all.
+    pub fn merge(parts: impl IntoIterator<Item = FeedbackSummary>) -> FeedbackSummary {
+        let mut by_rule: BTreeMap<Option<String>, RuleFeedback> = BTreeMap::new();
+        for rule in parts.into_iter().flat_map(|part| part.rules) {
+            match by_rule.entry(rule.rule.clone()) {
+                Entry::Vacant(slot) => {
+                    slot.insert(rule);
+                }
+                Entry::Occupied(mut slot) => {
+                    let total = slot.get_mut();
+                    total.votes += rule.votes;
+                    total.helpful += rule.helpful;
+                    total.not_helpful += rule.not_helpful;
+                    total.last_vote_at = total.last_vote_at.take().max(rule.last_vote_at);
+                    total.latest_comments.extend(rule.latest_comments);
+                }
+            }
+        }
+        let mut rules: Vec<RuleFeedback> = by_rule.into_values().collect();
+        for rule in &mut rules {
+            rule.helpful_rate = helpful_rate(rule.helpful, rule.votes);
+            // Timestamps are RFC 3339 in UTC, so text order is time order.
+            rule.latest_comments
+                .sort_by(|a, b| b.updated_at.cmp(&a.updated_at));
+            rule.latest_comments.truncate(crate::store::LATEST_COMMENTS);
+        }
+        FeedbackSummary::from_rules(rules)
+    }
+
+    /// The totals over `rules`, which are put in the page's order.
+    pub fn from_rules(mut rules: Vec<RuleFeedback>) -> FeedbackSummary {
+        // Sorted here, not in SQL: PostgreSQL would order rule ids by the database's locale.
+        rules.sort_by(|a, b| {
+            b.votes
+                .cmp(&a.votes)
+                .then_with(|| a.rule.is_none().cmp(&b.rule.is_none()))
+                .then_with(|| a.rule.cmp(&b.rule))
+        });
+        let votes = rules.iter().map(|r| r.votes).sum();
+        let helpful = rules.iter().map(|r| r.helpful).sum();
+        FeedbackSummary {
+            backend_version: crate::store::BACKEND_VERSION.to_string(),
+            votes,
+            helpful,
+            not_helpful: votes - helpful,
+            helpful_rate: helpful_rate(helpful, votes),
+            rules,
+        }
+    }
 }
 
-pub(crate) async fn get_page(State(state): State<AppState>) -> Result<Response, ApiError> {
-    let summary = state.inner.store.feedback_summary().await?;
+/// `helpful / votes`; `None` before the first vote.
+pub fn helpful_rate(helpful: u64, votes: u64) -> Option<f64> {
+    (votes > 0).then(|| helpful as f64 / votes as f64)
+}
+
+/// The summary the caller may read. With subscriptions, diagnoses and votes
+/// live in each profile's region and belong to many subscriptions, so the
+/// whole of it is for the backend's administrators only.
+async fn summary_for(
+    state: &AppState,
+    caller: Option<&Caller>,
+) -> Result<FeedbackSummary, ApiError> {
+    if let Some(service) = state.tenancy()
+        && service.directory().await?.is_multi_tenant()
+    {
+        if !crate::tenancy::api::is_admin(state, caller) {
+            return Err(ApiError::Forbidden {
+                code: "not_admin",
+                message: "This backend serves several subscriptions, so its feedback, which spans all of them, is for the administrators its auth config names.".to_string(),
+            });
+        }
+        return Ok(service.feedback_summary().await?);
+    }
+    Ok(state.inner.store.feedback_summary().await?)
+}
+
+pub(crate) async fn get_summary(
+    State(state): State<AppState>,
+    caller: Option<Extension<Caller>>,
+) -> Result<Json<FeedbackSummary>, ApiError> {
+    Ok(Json(summary_for(&state, caller.as_deref()).await?))
+}
+
+pub(crate) async fn get_page(
+    State(state): State<AppState>,
+    caller: Option<Extension<Caller>>,
+) -> Result<Response, ApiError> {
+    let summary = summary_for(&state, caller.as_deref()).await?;
     Ok((
         [
             (header::CONTENT_TYPE, "text/html; charset=utf-8"),

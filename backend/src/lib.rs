@@ -119,7 +119,7 @@ async fn open_tenancy_with(
         postgres @ db::DatabaseUrl::Postgres(_) => (postgres.clone(), None),
     };
     let directory = tenancy::DirectoryStore::open(&directory_url).await?;
-    let residency = tenancy::Residency::new(store, region_databases, sqlite_regions_dir);
+    let residency = tenancy::Residency::new((store, main), region_databases, sqlite_regions_dir);
     Ok(tenancy::TenancyService::open(directory, residency, kb, gate, DIRECTORY_REFRESH).await?)
 }
 

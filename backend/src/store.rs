@@ -547,18 +547,11 @@ fn feedback_summary(db: &mut Db) -> Result<FeedbackSummary, DbError> {
             votes,
             helpful,
             not_helpful: votes.saturating_sub(helpful),
-            helpful_rate: rate(helpful, votes),
+            helpful_rate: crate::feedback::helpful_rate(helpful, votes),
             last_vote_at: row.opt_text(3)?,
             latest_comments: Vec::new(),
         });
     }
-    // Sorted here, not in SQL: PostgreSQL would order rule ids by the database's locale.
-    rules.sort_by(|a, b| {
-        b.votes
-            .cmp(&a.votes)
-            .then_with(|| a.rule.is_none().cmp(&b.rule.is_none()))
-            .then_with(|| a.rule.cmp(&b.rule))
-    });
     // One indexed look-up per rule reads a few rows; a window over all comments sorts them all.
     for rule in &mut rules {
         rule.latest_comments = db
@@ -579,20 +572,7 @@ fn feedback_summary(db: &mut Db) -> Result<FeedbackSummary, DbError> {
             })
             .collect::<Result<_, DbError>>()?;
     }
-    let votes = rules.iter().map(|r| r.votes).sum();
-    let helpful = rules.iter().map(|r| r.helpful).sum();
-    Ok(FeedbackSummary {
-        backend_version: BACKEND_VERSION.to_string(),
-        votes,
-        helpful,
-        not_helpful: votes - helpful,
-        helpful_rate: rate(helpful, votes),
-        rules,
-    })
-}
-
-fn rate(helpful: u64, votes: u64) -> Option<f64> {
-    (votes > 0).then(|| helpful as f64 / votes as f64)
+    Ok(FeedbackSummary::from_rules(rules))
 }
 
 fn feedback_by_customization(db: &mut Db) -> Result<Vec<CustomizationFeedback>, DbError> {

@@ -24,9 +24,10 @@ pub use report::Report;
 pub use store::{DirectoryStore, DirectoryStoreError, GrantTarget, PackFile};
 
 use crate::db::DatabaseUrl;
+use crate::feedback::FeedbackSummary;
 use crate::store::{Store, StoreError};
 use consoledx_core::KnowledgeBase;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -41,6 +42,7 @@ pub const MAX_PACK_BYTES: usize = 256 * 1024;
 pub struct Residency {
     /// The store of requests without a profile (single-tenant use).
     default: Store,
+    default_url: DatabaseUrl,
     /// Regions with a database of their own, from `--region-database`.
     configured: BTreeMap<String, DatabaseUrl>,
     /// Where a region without one gets its own SQLite file; `None` when the
@@ -57,16 +59,19 @@ pub enum ResidencyError {
     NoDatabase(String),
     #[error("the store of region {region}: {source}")]
     Store { region: String, source: StoreError },
+    #[error("the main store: {0}")]
+    MainStore(StoreError),
 }
 
 impl Residency {
     pub fn new(
-        default: Store,
+        (default, default_url): (Store, DatabaseUrl),
         configured: BTreeMap<String, DatabaseUrl>,
         sqlite_regions_dir: Option<PathBuf>,
     ) -> Residency {
         Residency {
             default,
+            default_url,
             configured,
             sqlite_regions_dir,
             open: tokio::sync::Mutex::new(HashMap::new()),
@@ -88,6 +93,26 @@ impl Residency {
             )),
             None => Err(ResidencyError::NoDatabase(region.to_string())),
         }
+    }
+
+    /// The main store and each region's, every database once: regions may
+    /// share a database (`--region-database` names the same URL twice, or
+    /// the main one), and its rows must not be counted twice. Each comes with
+    /// the region whose name its errors carry (`None`: the main store).
+    pub async fn distinct_stores<'r>(
+        &self,
+        regions: impl IntoIterator<Item = &'r str>,
+    ) -> Result<Vec<(Option<&'r str>, Store)>, ResidencyError> {
+        let mut seen = vec![self.default_url.clone()];
+        let mut stores = vec![(None, self.default.clone())];
+        for region in regions {
+            let location = self.location(region)?;
+            if !seen.contains(&location) {
+                seen.push(location);
+                stores.push((Some(region), self.store(region).await?));
+            }
+        }
+        Ok(stores)
     }
 
     /// The region's store, opened on first use.
@@ -142,6 +167,16 @@ pub enum TenancyError {
     Pack(String),
     #[error("activation refused: the validation run scores lower with the customization ({})", .0.regressions.join("; "))]
     Regression(Box<GateReport>),
+}
+
+fn store_error(region: Option<&str>, source: StoreError) -> ResidencyError {
+    match region {
+        Some(region) => ResidencyError::Store {
+            region: region.to_string(),
+            source,
+        },
+        None => ResidencyError::MainStore(source),
+    }
 }
 
 impl TenancyService {
@@ -413,29 +448,44 @@ impl TenancyService {
     }
 
     /// Votes per version of a customization, summed over the regions of its subscription's profiles.
+    /// The feedback of every store: the main one and each profile's region's.
+    pub async fn feedback_summary(&self) -> Result<FeedbackSummary, TenancyError> {
+        let directory = self.directory().await?;
+        let regions: BTreeSet<&str> = directory
+            .profiles
+            .values()
+            .map(|p| p.region.as_str())
+            .collect();
+        let mut parts = Vec::new();
+        for (region, store) in self.residency.distinct_stores(regions).await? {
+            parts.push(
+                store
+                    .feedback_summary()
+                    .await
+                    .map_err(|e| store_error(region, e))?,
+            );
+        }
+        Ok(FeedbackSummary::merge(parts))
+    }
+
     pub async fn customization_feedback(
         &self,
         customization: &str,
     ) -> Result<Vec<crate::store::CustomizationFeedback>, TenancyError> {
         let directory = self.reload().await?;
         let entry = directory.customization(customization)?;
-        let mut regions: Vec<&str> = directory
+        let regions: BTreeSet<&str> = directory
             .profiles
             .values()
             .filter(|p| p.subscription == entry.subscription)
             .map(|p| p.region.as_str())
             .collect();
-        regions.sort_unstable();
-        regions.dedup();
         let mut totals: BTreeMap<i64, (i64, i64)> = BTreeMap::new();
-        for region in regions {
-            let store = self.residency.store(region).await?;
-            let rows = store.feedback_by_customization().await.map_err(|source| {
-                ResidencyError::Store {
-                    region: region.to_string(),
-                    source,
-                }
-            })?;
+        for (region, store) in self.residency.distinct_stores(regions).await? {
+            let rows = store
+                .feedback_by_customization()
+                .await
+                .map_err(|e| store_error(region, e))?;
             for row in rows
                 .into_iter()
                 .filter(|row| row.customization_id == customization)

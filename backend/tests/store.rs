@@ -11,6 +11,7 @@ mod common;
 
 use common::{get, post_json, send};
 use consoledx::db::{DatabaseUrl, Db, Value as DbValue};
+use consoledx::feedback::{FeedbackComment, FeedbackSummary, RuleFeedback, helpful_rate};
 use consoledx::store::{
     CustomizationFeedback, DATABASE_FILE, FeedbackRow, NewDiagnosis, NewFeedback, SCHEMA_VERSION,
     Store, StoreError, export_feedback, export_feedback_url,
@@ -878,6 +879,77 @@ async fn insert_throughput() {
             queued.as_secs_f64() * 1000.0,
             committed.as_secs_f64() * 1000.0,
             DIAGNOSES as f64 / committed.as_secs_f64()
+        );
+    }
+}
+
+/// A rule's votes as the merge cases write them.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RuleVotes {
+    rule: Option<String>,
+    helpful: u64,
+    not_helpful: u64,
+    last: Option<String>,
+    /// `[updated_at, comment]`, newest first.
+    #[serde(default)]
+    comments: Vec<(String, String)>,
+}
+
+impl RuleVotes {
+    fn feedback(&self) -> RuleFeedback {
+        let votes = self.helpful + self.not_helpful;
+        RuleFeedback {
+            rule: self.rule.clone(),
+            votes,
+            helpful: self.helpful,
+            not_helpful: self.not_helpful,
+            helpful_rate: helpful_rate(self.helpful, votes),
+            last_vote_at: self.last.clone(),
+            latest_comments: self
+                .comments
+                .iter()
+                .map(|(updated_at, comment)| FeedbackComment {
+                    verdict: "helpful".into(),
+                    comment: comment.clone(),
+                    client_version: None,
+                    updated_at: updated_at.clone(),
+                })
+                .collect(),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct MergeCase {
+    name: String,
+    parts: Vec<Vec<RuleVotes>>,
+    expected: Vec<RuleVotes>,
+}
+
+/// The regions' summaries, merged for a backend with subscriptions.
+#[test]
+fn summaries_of_several_stores_merge() {
+    let text = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/data/store/summary_merge_cases.json"),
+    )
+    .expect("summary_merge_cases.json");
+    let cases: Vec<MergeCase> = serde_json::from_str(&text).expect("cases parse");
+    for case in cases {
+        let summaries = case.parts.iter().map(|rules| {
+            FeedbackSummary::from_rules(rules.iter().map(RuleVotes::feedback).collect())
+        });
+        let merged = FeedbackSummary::merge(summaries);
+        let expected =
+            FeedbackSummary::from_rules(case.expected.iter().map(RuleVotes::feedback).collect());
+        assert_eq!(merged, expected, "{}", case.name);
+        assert_eq!(
+            merged.rules.iter().map(|r| &r.rule).collect::<Vec<_>>(),
+            case.expected.iter().map(|r| &r.rule).collect::<Vec<_>>(),
+            "{}: order",
+            case.name
         );
     }
 }

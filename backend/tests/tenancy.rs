@@ -1007,6 +1007,41 @@ async fn feedback_is_counted_per_customization_version(backend: &Backend) {
         })
         .collect();
     assert_eq!(versions, vec![(1, 2, 1), (2, 0, 1)], "{}", reply.json);
+
+    // The feedback pages span every subscription's votes: administrators
+    // only, summed over the regions' stores (the main store holds none).
+    for path in ["/v1/feedback/summary", "/ui/feedback"] {
+        let reply = get_as(&backend.app, path, Some(&olivia)).await;
+        assert_eq!(
+            reply.status,
+            StatusCode::FORBIDDEN,
+            "{path}: {}",
+            reply.json
+        );
+        assert_eq!(reply.json["error"], "not_admin", "{path}");
+    }
+    let reply = get_as(&backend.app, "/v1/feedback/summary", Some(&backend.admin)).await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.json);
+    let totals = (
+        &reply.json["votes"],
+        &reply.json["helpful"],
+        &reply.json["not_helpful"],
+    );
+    assert_eq!(totals, (&json!(4), &json!(2), &json!(2)), "{}", reply.json);
+    let per_rule: u64 = reply.json["rules"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|rule| rule["votes"].as_u64())
+        .sum();
+    assert_eq!(per_rule, 4, "{}", reply.json);
+    let page = get_as(&backend.app, "/ui/feedback", Some(&backend.admin)).await;
+    assert_eq!(page.status, StatusCode::OK);
+    let rule = reply.json["rules"][0]["rule"]
+        .as_str()
+        .expect("a rule voted on");
+    let html = page.json.as_str().unwrap_or_default();
+    assert!(html.contains(rule), "the page shows {rule}: {html}");
 }
 
 /// A directory as the pure tests write it.

@@ -101,17 +101,21 @@ fn service(state: &AppState) -> Result<&Arc<TenancyService>, ApiError> {
 /// The admin API is for callers their issuer's config names as admins; a
 /// backend without sign-in has no such callers (use `consoledx admin` on it).
 fn require_admin(state: &AppState, caller: Option<&Caller>) -> Result<(), ApiError> {
-    let admin = match (state.authenticator(), caller) {
-        (Some(authenticator), Some(caller)) => authenticator.is_admin(caller),
-        _ => false,
-    };
-    if admin {
+    if is_admin(state, caller) {
         Ok(())
     } else {
         Err(ApiError::Forbidden {
             code: "not_admin",
             message: "The admin API is for the administrators the backend's auth config names. On the server itself, use `consoledx admin`.".to_string(),
         })
+    }
+}
+
+/// Whether the caller is one of its issuer's configured admins.
+pub(crate) fn is_admin(state: &AppState, caller: Option<&Caller>) -> bool {
+    match (state.authenticator(), caller) {
+        (Some(authenticator), Some(caller)) => authenticator.is_admin(caller),
+        _ => false,
     }
 }
 
