@@ -449,6 +449,19 @@ impl Harness {
         let resolution = consoledx::resolve_context_with(&self.state, context, given).await;
         (resolution, recorded(&self.moto).await)
     }
+
+    /// Resolves `context` and checks the answer and the requests sent
+    /// against the scenario's expectations: the failures, if any.
+    async fn check(
+        &self,
+        name: &str,
+        context: &ErrorContext,
+        given: Facts,
+        ids: &BTreeMap<String, String>,
+    ) -> Vec<String> {
+        let (resolution, requests) = self.resolve(context, given).await;
+        check(name, &resolution, &requests, ids)
+    }
 }
 
 fn static_keys() -> Credentials {
@@ -472,16 +485,20 @@ async fn scenarios_against_moto() {
     h.reset().await;
     h.seeder.bucket().await;
     h.seeder.read_only_role(None).await;
-    let (resolution, requests) = h.resolve(&seed2, Facts::default()).await;
-    report.extend(check("read_not_permitted", &resolution, &requests, &no_ids));
+    report.extend(
+        h.check("read_not_permitted", &seed2, Facts::default(), &no_ids)
+            .await,
+    );
 
     // Missing allow on the role (the role may read the bucket policy, which is empty).
     h.reset().await;
     h.seeder.bucket().await;
     h.seeder.read_only_role(None).await;
     h.seeder.may_read_bucket_policy("ReadOnly").await;
-    let (resolution, requests) = h.resolve(&seed2, Facts::default()).await;
-    report.extend(check("missing_allow", &resolution, &requests, &no_ids));
+    report.extend(
+        h.check("missing_allow", &seed2, Facts::default(), &no_ids)
+            .await,
+    );
 
     // Explicit deny in the bucket policy.
     h.reset().await;
@@ -493,8 +510,10 @@ async fn scenarios_against_moto() {
             "Principal": {"AWS": format!("arn:aws:iam::{ACCOUNT}:role/ReadOnly")},
             "Action": "s3:ListBucket", "Resource": format!("arn:aws:s3:::{BUCKET}")}]}))
         .await;
-    let (resolution, requests) = h.resolve(&seed2, Facts::default()).await;
-    report.extend(check("bucket_policy_deny", &resolution, &requests, &no_ids));
+    report.extend(
+        h.check("bucket_policy_deny", &seed2, Facts::default(), &no_ids)
+            .await,
+    );
 
     // Explicit deny in the role's permissions boundary.
     h.reset().await;
@@ -513,8 +532,10 @@ async fn scenarios_against_moto() {
     h.seeder
         .inline("ReadOnly", "ListIt", json!([{"Effect": "Allow", "Action": "s3:ListBucket", "Resource": format!("arn:aws:s3:::{BUCKET}")}]))
         .await;
-    let (resolution, requests) = h.resolve(&seed2, Facts::default()).await;
-    report.extend(check("boundary_deny", &resolution, &requests, &no_ids));
+    report.extend(
+        h.check("boundary_deny", &seed2, Facts::default(), &no_ids)
+            .await,
+    );
 
     // SCP deny: moto holds no organization for this account, so the SCPs are given as input.
     h.reset().await;
@@ -541,8 +562,7 @@ async fn scenarios_against_moto() {
         ),
         ..Facts::default()
     };
-    let (resolution, requests) = h.resolve(&scp_context, given).await;
-    report.extend(check("scp_deny", &resolution, &requests, &no_ids));
+    report.extend(h.check("scp_deny", &scp_context, given, &no_ids).await);
 
     // Non-empty bucket with versioning on; moto refuses the delete.
     h.reset().await;
@@ -560,13 +580,15 @@ async fn scenarios_against_moto() {
         "Failed to delete bucket my-bucket-123456. This bucket is not empty. Buckets must be empty before they can be deleted.",
         "Admin",
     );
-    let (resolution, requests) = h.resolve(&context, Facts::default()).await;
-    report.extend(check(
-        "bucket_not_empty_versioned",
-        &resolution,
-        &requests,
-        &no_ids,
-    ));
+    report.extend(
+        h.check(
+            "bucket_not_empty_versioned",
+            &context,
+            Facts::default(),
+            &no_ids,
+        )
+        .await,
+    );
 
     // Lambda role without kms:Decrypt on the function's key: the role by CloudFormation,
     // the key and the function by the SDK (moto's CloudFormation keys answer DescribeKey
@@ -631,8 +653,10 @@ async fn scenarios_against_moto() {
         "Admin",
     );
     let ids = BTreeMap::from([("key".to_string(), key_arn.clone())]);
-    let (resolution, requests) = h.resolve(&context, Facts::default()).await;
-    report.extend(check("lambda_kms_decrypt", &resolution, &requests, &ids));
+    report.extend(
+        h.check("lambda_kms_decrypt", &context, Facts::default(), &ids)
+            .await,
+    );
 
     // EC2 launch into a subnet of another VPC than its security group, all by CloudFormation.
     h.reset().await;
@@ -687,8 +711,10 @@ async fn scenarios_against_moto() {
         .into_iter()
         .map(|name| (name.to_string(), id(name)))
         .collect();
-    let (resolution, requests) = h.resolve(&context, Facts::default()).await;
-    report.extend(check("ec2_subnet_other_vpc", &resolution, &requests, &ids));
+    report.extend(
+        h.check("ec2_subnet_other_vpc", &context, Facts::default(), &ids)
+            .await,
+    );
 
     assert!(
         report.is_empty(),
@@ -792,8 +818,10 @@ async fn public_access_and_policy_gates_against_moto() {
         .send()
         .await;
     let context = interpret(BPA_POLICY_URL, BPA_POLICY_MESSAGE, "Admin");
-    let (resolution, requests) = h.resolve(&context, Facts::default()).await;
-    report.extend(check("bpa_public_policy", &resolution, &requests, &no_ids));
+    report.extend(
+        h.check("bpa_public_policy", &context, Facts::default(), &no_ids)
+            .await,
+    );
 
     // Only the bucket blocks public policies: the account step is not offered.
     h.reset().await;
@@ -801,13 +829,15 @@ async fn public_access_and_policy_gates_against_moto() {
     h.seeder.admin_role().await;
     bucket_public_access_block(&h.seeder.s3, true).await;
     account_public_access_block(&h.moto, ACCOUNT, false, false).await;
-    let (resolution, requests) = h.resolve(&context, Facts::default()).await;
-    report.extend(check(
-        "bpa_public_policy_bucket_only",
-        &resolution,
-        &requests,
-        &no_ids,
-    ));
+    report.extend(
+        h.check(
+            "bpa_public_policy_bucket_only",
+            &context,
+            Facts::default(),
+            &no_ids,
+        )
+        .await,
+    );
 
     // A read that moto answers with an error: the bucket is gone, the account's settings
     // are still read, and the answer says exactly which reads failed and why.
@@ -819,13 +849,10 @@ async fn public_access_and_policy_gates_against_moto() {
         &BPA_POLICY_MESSAGE.replace(BUCKET, "gone-bucket-123456"),
         "Admin",
     );
-    let (resolution, requests) = h.resolve(&gone, Facts::default()).await;
-    report.extend(check(
-        "bpa_bucket_read_fails",
-        &resolution,
-        &requests,
-        &no_ids,
-    ));
+    report.extend(
+        h.check("bpa_bucket_read_fails", &gone, Facts::default(), &no_ids)
+            .await,
+    );
 
     // An ACL on a bucket whose ACLs are disabled (BucketOwnerEnforced).
     h.reset().await;
@@ -838,8 +865,10 @@ async fn public_access_and_policy_gates_against_moto() {
         "Failed to edit access control list. AccessControlListNotSupported: The bucket does not allow ACLs",
         "Admin",
     );
-    let (resolution, requests) = h.resolve(&context, Facts::default()).await;
-    report.extend(check("acl_not_supported", &resolution, &requests, &no_ids));
+    report.extend(
+        h.check("acl_not_supported", &context, Facts::default(), &no_ids)
+            .await,
+    );
 
     // SCPs given as input deny reading bucket policies: the read is never sent.
     h.reset().await;
@@ -860,13 +889,7 @@ async fn public_access_and_policy_gates_against_moto() {
         ),
         ..Facts::default()
     };
-    let (resolution, requests) = h.resolve(&seed2, given).await;
-    report.extend(check(
-        "read_refused_by_scp",
-        &resolution,
-        &requests,
-        &no_ids,
-    ));
+    report.extend(h.check("read_refused_by_scp", &seed2, given, &no_ids).await);
 
     // A bucket policy already read denies reading versioning: that read is never sent, the rest is.
     h.reset().await;
@@ -886,13 +909,10 @@ async fn public_access_and_policy_gates_against_moto() {
         "Failed to delete bucket my-bucket-123456. This bucket is not empty. Buckets must be empty before they can be deleted.",
         "Admin",
     );
-    let (resolution, requests) = h.resolve(&context, given).await;
-    report.extend(check(
-        "read_refused_by_bucket_policy",
-        &resolution,
-        &requests,
-        &no_ids,
-    ));
+    report.extend(
+        h.check("read_refused_by_bucket_policy", &context, given, &no_ids)
+            .await,
+    );
 
     assert!(
         report.is_empty(),
