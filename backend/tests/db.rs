@@ -1,6 +1,8 @@
 //! The database layer behaves the same on SQLite and on a real PostgreSQL
 //! server: every case in `tests/data/db/sql_cases.json` runs on both, and URLs
 //! parse, print and fail as `tests/data/db/urls.json` says, never showing a password.
+//! TLS is checked against a server of its own with a certificate from a
+//! private CA (`tests/data/db/tls_cases.json`).
 
 mod common;
 
@@ -345,4 +347,108 @@ async fn opening_postgres_on_an_async_thread_is_an_error_not_a_panic() {
     .expect("task")
     .expect("the client works on a blocking thread");
     assert_eq!(rows[0].text(0).ok().as_deref(), Some("from spawn_blocking"));
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TlsCase {
+    name: String,
+    host: String,
+    /// `{ca}`, `{other_ca}`, `{missing}` and `{not_pem}` stand for files the test writes.
+    query: String,
+    /// Whether the connection that opens uses TLS (none opens when `error` is set).
+    #[serde(default)]
+    tls: Option<bool>,
+    #[serde(default)]
+    error: Option<String>,
+}
+
+/// A CA of its own and, when `server_names` are given, a certificate it signs for them.
+fn test_ca(server_names: &[&str]) -> (String, Option<postgres::ServerTls>) {
+    use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, IsCa, KeyPair};
+    let mut params = CertificateParams::new(Vec::<String>::new()).expect("CA params");
+    params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    let ca = CertifiedIssuer::self_signed(params, KeyPair::generate().expect("CA key"))
+        .expect("CA certificate");
+    let server = (!server_names.is_empty()).then(|| {
+        let names: Vec<String> = server_names.iter().map(|n| n.to_string()).collect();
+        let key = KeyPair::generate().expect("server key");
+        let cert = CertificateParams::new(names)
+            .expect("server params")
+            .signed_by(&key, &ca)
+            .expect("server certificate");
+        postgres::ServerTls {
+            cert_pem: cert.pem(),
+            key_pem: key.serialize_pem(),
+        }
+    });
+    (ca.pem(), server)
+}
+
+/// Against a server that speaks TLS with a certificate from a private CA
+/// for `localhost` only: the client trusts exactly the roots it is given
+/// and the names the certificate holds, or says why it did not connect.
+#[test]
+fn tls_connections_verify_the_servers_certificate() {
+    let (ca_pem, server_tls) = test_ca(&["localhost"]);
+    let (other_ca_pem, _) = test_ca(&[]);
+    let Some(server) = postgres::tls_server(&server_tls.expect("server certificate")) else {
+        return;
+    };
+    let files = tempfile::tempdir().expect("tempdir");
+    let write = |name: &str, text: &str| {
+        let path = files.path().join(name);
+        std::fs::write(&path, text).expect("written");
+        path.display().to_string()
+    };
+    let substitutions = [
+        ("{ca}", write("ca.pem", &ca_pem)),
+        ("{other_ca}", write("other-ca.pem", &other_ca_pem)),
+        (
+            "{missing}",
+            files.path().join("missing.pem").display().to_string(),
+        ),
+        ("{not_pem}", write("not.pem", "not a certificate\n")),
+    ];
+    let text = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/db/tls_cases.json"),
+    )
+    .expect("tls_cases.json");
+    let cases: Vec<TlsCase> = serde_json::from_str(&text).expect("cases parse");
+    for case in cases {
+        let mut query = case.query.clone();
+        for (marker, path) in &substitutions {
+            let encoded =
+                percent_encoding::utf8_percent_encode(path, percent_encoding::NON_ALPHANUMERIC);
+            query = query.replace(marker, &encoded.to_string());
+        }
+        let url: DatabaseUrl = format!(
+            "postgres://{}@{}:{}/postgres?connect_timeout=10&{query}",
+            postgres::SUPERUSER,
+            case.host,
+            server.port
+        )
+        .parse()
+        .unwrap_or_else(|err| panic!("{}: {err}", case.name));
+        match (Db::open(&url), &case.error) {
+            (Ok(mut db), None) => {
+                let rows = db
+                    .query(
+                        "SELECT CASE WHEN ssl THEN 1 ELSE 0 END FROM pg_stat_ssl WHERE pid = pg_backend_pid()",
+                        &[],
+                    )
+                    .unwrap_or_else(|err| panic!("{}: {err}", case.name));
+                let ssl = rows.first().and_then(|row| row.int(0).ok());
+                let expected = i64::from(case.tls.unwrap_or(true));
+                assert_eq!(ssl, Some(expected), "{}: TLS in use", case.name);
+            }
+            (Ok(_), Some(expected)) => panic!("{}: connected, expected {expected:?}", case.name),
+            (Err(err), Some(expected)) => {
+                let shown = err.to_string();
+                assert!(shown.contains(expected), "{}: {shown}", case.name);
+                assert!(err.is_bad_location(), "{}: {shown}", case.name);
+            }
+            (Err(err), None) => panic!("{}: {err}", case.name),
+        }
+    }
 }

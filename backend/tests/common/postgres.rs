@@ -30,11 +30,28 @@ pub struct PgServer {
     watchdog: Mutex<Option<(Child, ChildStdin)>>,
 }
 
+/// A server certificate and its private key, PEM: a server started with
+/// them accepts TLS (and plain text, as `ssl = on` does).
+pub struct ServerTls {
+    pub cert_pem: String,
+    pub key_pem: String,
+}
+
 /// The server for this test binary, started on first use; `None` (after a printed notice)
 /// when PostgreSQL is not installed and this is not CI.
 pub fn server() -> Option<&'static PgServer> {
     static SERVER: OnceLock<Result<PgServer, String>> = OnceLock::new();
-    match SERVER.get_or_init(PgServer::start) {
+    available(SERVER.get_or_init(|| PgServer::start(None)).as_ref())
+}
+
+/// A server of its own that speaks TLS with `tls`, stopped when dropped;
+/// `None` as for [`server`].
+pub fn tls_server(tls: &ServerTls) -> Option<PgServer> {
+    available(PgServer::start(Some(tls)))
+}
+
+fn available<S, E: std::fmt::Display>(started: Result<S, E>) -> Option<S> {
+    match started {
         Ok(server) => Some(server),
         Err(reason) if std::env::var_os("CI").is_some_and(|v| !v.is_empty()) => {
             panic!("PostgreSQL tests cannot run in CI: {reason}")
@@ -103,7 +120,7 @@ fn shell_quote(text: &str) -> String {
 
 impl PgServer {
     /// initdb + start; PostgreSQL refuses to run as root, so root runs it as the `postgres` user.
-    pub fn start() -> Result<PgServer, String> {
+    pub fn start(tls: Option<&ServerTls>) -> Result<PgServer, String> {
         let bindir = bindir()?;
         let is_root = std::fs::metadata("/proc/self")
             .map(|m| m.uid() == 0)
@@ -122,7 +139,7 @@ impl PgServer {
             watchdog: Mutex::new(None),
         };
         // Removed by the watchdog from here on, or right away below on failure.
-        let result = server.init_and_start();
+        let result = server.init_and_start(tls);
         if let Err(reason) = result {
             server.stop();
             return Err(reason);
@@ -163,7 +180,7 @@ impl PgServer {
         ))
     }
 
-    fn init_and_start(&mut self) -> Result<(), String> {
+    fn init_and_start(&mut self, tls: Option<&ServerTls>) -> Result<(), String> {
         if let Some(user) = &self.run_as {
             let status = Command::new("chown")
                 .arg(format!("{user}:"))
@@ -191,13 +208,17 @@ impl PgServer {
             .arg("--locale=C");
         self.run(initdb, "initdb")?;
         self.start_watchdog()?;
+        let ssl = match tls {
+            Some(tls) => self.install_tls(tls)?,
+            None => String::new(),
+        };
         let mut last_error = String::new();
         // A port found free can be taken before the server binds it: try another.
         for _ in 0..3 {
             self.port = free_port()?;
             let options = format!(
                 "-p {} -h 127.0.0.1 -k {} -c fsync=off -c synchronous_commit=off \
-                 -c full_page_writes=off -c max_connections=200",
+                 -c full_page_writes=off -c max_connections=200{ssl}",
                 self.port,
                 self.dir.display()
             );
@@ -214,6 +235,35 @@ impl PgServer {
             }
         }
         Err(last_error)
+    }
+
+    /// Writes the certificate and key where the server's user can read
+    /// them (the key only it, as PostgreSQL demands): the `-o` options that
+    /// turn TLS on.
+    fn install_tls(&self, tls: &ServerTls) -> Result<String, String> {
+        use std::os::unix::fs::PermissionsExt;
+        let cert = self.dir.join("server.crt");
+        let key = self.dir.join("server.key");
+        for (path, text, mode) in [(&cert, &tls.cert_pem, 0o644), (&key, &tls.key_pem, 0o600)] {
+            std::fs::write(path, text).map_err(|err| format!("{}: {err}", path.display()))?;
+            std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
+                .map_err(|err| format!("{}: {err}", path.display()))?;
+            if let Some(user) = &self.run_as {
+                let status = Command::new("chown")
+                    .arg(format!("{user}:"))
+                    .arg(path)
+                    .status()
+                    .map_err(|err| format!("chown: {err}"))?;
+                if !status.success() {
+                    return Err(format!("chown {} failed", path.display()));
+                }
+            }
+        }
+        Ok(format!(
+            " -c ssl=on -c ssl_cert_file={} -c ssl_key_file={}",
+            cert.display(),
+            key.display()
+        ))
     }
 
     /// A shell that waits on a pipe from this process, then stops the server and removes its
