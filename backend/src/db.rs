@@ -280,11 +280,19 @@ pub fn redact(url: &str) -> String {
     out
 }
 
-/// What the PostgreSQL client needs from a URL: its own config, and the extra CA file
-/// (`sslrootcert=`) that the client library does not read itself.
+/// What the PostgreSQL client needs from a URL: its own config, and the
+/// files the client library does not read itself: the CA file
+/// (`sslrootcert=`) and a client certificate with its key (`sslcert=`,
+/// `sslkey=`) for servers that authenticate clients by certificate.
 struct PostgresTarget {
     config: postgres::Config,
     root_cert: Option<PathBuf>,
+    client_cert: Option<ClientCert>,
+}
+
+struct ClientCert {
+    cert: PathBuf,
+    key: PathBuf,
 }
 
 /// Parses a PostgreSQL URL. `sslmode=verify-ca`/`verify-full` are accepted as `require`:
@@ -295,6 +303,7 @@ fn postgres_config(url: &str) -> Result<PostgresTarget, DbError> {
         reason,
     };
     let mut root_cert = None;
+    let (mut client_cert, mut client_key) = (None, None);
     // The client library knows the schemes in lower case only.
     let url = match url.split_once("://") {
         Some((scheme, rest)) => format!("{}://{rest}", scheme.to_ascii_lowercase()),
@@ -307,13 +316,16 @@ fn postgres_config(url: &str) -> Result<PostgresTarget, DbError> {
             let mut kept = Vec::new();
             for pair in query.split('&').filter(|pair| !pair.is_empty()) {
                 let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+                let path = || {
+                    percent_encoding::percent_decode_str(value)
+                        .decode_utf8()
+                        .map(|decoded| PathBuf::from(decoded.as_ref()))
+                        .map_err(|_| bad(format!("{key} is not UTF-8")))
+                };
                 match key {
-                    "sslrootcert" => {
-                        let decoded = percent_encoding::percent_decode_str(value)
-                            .decode_utf8()
-                            .map_err(|_| bad("sslrootcert is not UTF-8".to_string()))?;
-                        root_cert = Some(PathBuf::from(decoded.as_ref()));
-                    }
+                    "sslrootcert" => root_cert = Some(path()?),
+                    "sslcert" => client_cert = Some(path()?),
+                    "sslkey" => client_key = Some(path()?),
                     "sslmode" if value == "verify-ca" || value == "verify-full" => {
                         kept.push("sslmode=require".to_string());
                     }
@@ -333,7 +345,20 @@ fn postgres_config(url: &str) -> Result<PostgresTarget, DbError> {
     if config.get_connect_timeout().is_none() {
         config.connect_timeout(DEFAULT_CONNECT_TIMEOUT);
     }
-    Ok(PostgresTarget { config, root_cert })
+    let client_cert = match (client_cert, client_key) {
+        (Some(cert), Some(key)) => Some(ClientCert { cert, key }),
+        (None, None) => None,
+        _ => {
+            return Err(bad(
+                "sslcert and sslkey go together: the certificate and its private key".to_string(),
+            ));
+        }
+    };
+    Ok(PostgresTarget {
+        config,
+        root_cert,
+        client_cert,
+    })
 }
 
 /// The client's `Display` says only "db error"; the server's message and code are in the source.
@@ -384,12 +409,12 @@ impl From<rusqlite::Error> for DbError {
 }
 
 fn tls_connector(
-    root_cert: Option<&PathBuf>,
+    target: &PostgresTarget,
 ) -> Result<tokio_postgres_rustls::MakeRustlsConnect, DbError> {
-    use rustls::pki_types::CertificateDer;
     use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
     let mut roots = rustls::RootCertStore::empty();
-    match root_cert {
+    match &target.root_cert {
         Some(path) => {
             let certs = CertificateDer::pem_file_iter(path)
                 .map_err(|err| DbError::Tls(format!("sslrootcert {}: {err}", path.display())))?;
@@ -418,8 +443,41 @@ fn tls_connector(
     let config = rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
         .map_err(|err| DbError::Tls(err.to_string()))?
-        .with_root_certificates(roots)
-        .with_no_client_auth();
+        .with_root_certificates(roots);
+    let config = match &target.client_cert {
+        None => config.with_no_client_auth(),
+        Some(ClientCert { cert, key }) => {
+            let file_error = |what: &str, path: &PathBuf, err: &dyn std::fmt::Display| {
+                DbError::Tls(format!("{what} {}: {err}", path.display()))
+            };
+            let chain = CertificateDer::pem_file_iter(cert)
+                .map_err(|err| file_error("sslcert", cert, &err))?
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|err| file_error("sslcert", cert, &err))?;
+            if chain.is_empty() {
+                return Err(DbError::Tls(format!(
+                    "sslcert {} holds no certificate",
+                    cert.display()
+                )));
+            }
+            let private_key = PrivateKeyDer::from_pem_file(key).map_err(|err| match err {
+                rustls::pki_types::pem::Error::NoItemsFound => {
+                    DbError::Tls(format!("sslkey {} holds no private key", key.display()))
+                }
+                err => file_error("sslkey", key, &err),
+            })?;
+            config
+                .with_client_auth_cert(chain, private_key)
+                .map_err(|err| match err {
+                    rustls::Error::InconsistentKeys(_) => DbError::Tls(format!(
+                        "sslkey {} is not the private key of the certificate in sslcert {}",
+                        key.display(),
+                        cert.display()
+                    )),
+                    err => file_error("sslcert", cert, &err),
+                })?
+        }
+    };
     Ok(tokio_postgres_rustls::MakeRustlsConnect::new(config))
 }
 
@@ -724,7 +782,7 @@ fn connect_postgres(url: &str, target: &PostgresTarget) -> Result<postgres::Clie
         target: redact(url),
         reason,
     };
-    let tls = tls_connector(target.root_cert.as_ref())?;
+    let tls = tls_connector(target)?;
     match blocking(|| target.config.connect(tls)) {
         Err(DbError::Postgres(reason) | DbError::Conflict(reason)) => Err(connect_error(reason)),
         other => other,

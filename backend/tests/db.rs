@@ -353,8 +353,11 @@ async fn opening_postgres_on_an_async_thread_is_an_error_not_a_panic() {
 #[serde(deny_unknown_fields)]
 struct TlsCase {
     name: String,
+    /// The role to sign in as: the superuser (trusted on loopback) unless named.
+    #[serde(default)]
+    user: Option<String>,
     host: String,
-    /// `{ca}`, `{other_ca}`, `{missing}` and `{not_pem}` stand for files the test writes.
+    /// `{ca}`, `{client_cert}` and the like stand for files the test writes.
     query: String,
     /// Whether the connection that opens uses TLS (none opens when `error` is set).
     #[serde(default)]
@@ -363,36 +366,44 @@ struct TlsCase {
     error: Option<String>,
 }
 
-/// A CA of its own and, when `server_names` are given, a certificate it signs for them.
-fn test_ca(server_names: &[&str]) -> (String, Option<postgres::ServerTls>) {
-    use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, IsCa, KeyPair};
+type Ca = rcgen::CertifiedIssuer<'static, rcgen::KeyPair>;
+
+fn test_ca() -> Ca {
+    use rcgen::{BasicConstraints, CertificateParams, IsCa, KeyPair};
     let mut params = CertificateParams::new(Vec::<String>::new()).expect("CA params");
     params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    let ca = CertifiedIssuer::self_signed(params, KeyPair::generate().expect("CA key"))
-        .expect("CA certificate");
-    let server = (!server_names.is_empty()).then(|| {
-        let names: Vec<String> = server_names.iter().map(|n| n.to_string()).collect();
-        let key = KeyPair::generate().expect("server key");
-        let cert = CertificateParams::new(names)
-            .expect("server params")
-            .signed_by(&key, &ca)
-            .expect("server certificate");
-        postgres::ServerTls {
-            cert_pem: cert.pem(),
-            key_pem: key.serialize_pem(),
-        }
-    });
-    (ca.pem(), server)
+    rcgen::CertifiedIssuer::self_signed(params, KeyPair::generate().expect("CA key"))
+        .expect("CA certificate")
+}
+
+/// A certificate `ca` signs for the host `names` and the `common_name`,
+/// and its key: both PEM.
+fn leaf(ca: &Ca, names: &[&str], common_name: &str) -> (String, String) {
+    use rcgen::{CertificateParams, DnType, KeyPair};
+    let names: Vec<String> = names.iter().map(|n| n.to_string()).collect();
+    let mut params = CertificateParams::new(names).expect("params");
+    params
+        .distinguished_name
+        .push(DnType::CommonName, common_name);
+    let key = KeyPair::generate().expect("key");
+    let cert = params.signed_by(&key, ca).expect("certificate");
+    (cert.pem(), key.serialize_pem())
 }
 
 /// Against a server that speaks TLS with a certificate from a private CA
 /// for `localhost` only: the client trusts exactly the roots it is given
-/// and the names the certificate holds, or says why it did not connect.
+/// and the names the certificate holds, or says why it did not connect; a
+/// role the server authenticates by client certificate signs in with its
+/// own, and with nothing else.
 #[test]
 fn tls_connections_verify_the_servers_certificate() {
-    let (ca_pem, server_tls) = test_ca(&["localhost"]);
-    let (other_ca_pem, _) = test_ca(&[]);
-    let Some(server) = postgres::tls_server(&server_tls.expect("server certificate")) else {
+    let (ca, other_ca) = (test_ca(), test_ca());
+    let (cert_pem, key_pem) = leaf(&ca, &["localhost"], "localhost");
+    let Some(server) = postgres::tls_server(&postgres::ServerTls {
+        cert_pem,
+        key_pem,
+        client_ca_pem: Some(ca.pem()),
+    }) else {
         return;
     };
     let files = tempfile::tempdir().expect("tempdir");
@@ -401,9 +412,24 @@ fn tls_connections_verify_the_servers_certificate() {
         std::fs::write(&path, text).expect("written");
         path.display().to_string()
     };
+    let (client_cert, client_key) = leaf(&ca, &[], postgres::CERT_USER);
+    let (stranger_cert, stranger_key) = leaf(&ca, &[], "someoneelse");
+    let (other_client_cert, other_client_key) = leaf(&other_ca, &[], postgres::CERT_USER);
     let substitutions = [
-        ("{ca}", write("ca.pem", &ca_pem)),
-        ("{other_ca}", write("other-ca.pem", &other_ca_pem)),
+        ("{ca}", write("ca.pem", &ca.pem())),
+        ("{other_ca}", write("other-ca.pem", &other_ca.pem())),
+        ("{client_cert}", write("client.pem", &client_cert)),
+        ("{client_key}", write("client.key", &client_key)),
+        ("{stranger_cert}", write("stranger.pem", &stranger_cert)),
+        ("{stranger_key}", write("stranger.key", &stranger_key)),
+        (
+            "{other_client_cert}",
+            write("other-client.pem", &other_client_cert),
+        ),
+        (
+            "{other_client_key}",
+            write("other-client.key", &other_client_key),
+        ),
         (
             "{missing}",
             files.path().join("missing.pem").display().to_string(),
@@ -422,15 +448,16 @@ fn tls_connections_verify_the_servers_certificate() {
                 percent_encoding::utf8_percent_encode(path, percent_encoding::NON_ALPHANUMERIC);
             query = query.replace(marker, &encoded.to_string());
         }
-        let url: DatabaseUrl = format!(
+        // A URL that cannot work is refused as it is parsed (at start), before any connection.
+        let opened = format!(
             "postgres://{}@{}:{}/postgres?connect_timeout=10&{query}",
-            postgres::SUPERUSER,
+            case.user.as_deref().unwrap_or(postgres::SUPERUSER),
             case.host,
             server.port
         )
-        .parse()
-        .unwrap_or_else(|err| panic!("{}: {err}", case.name));
-        match (Db::open(&url), &case.error) {
+        .parse::<DatabaseUrl>()
+        .and_then(|url| Db::open(&url));
+        match (opened, &case.error) {
             (Ok(mut db), None) => {
                 let rows = db
                     .query(

@@ -31,11 +31,18 @@ pub struct PgServer {
 }
 
 /// A server certificate and its private key, PEM: a server started with
-/// them accepts TLS (and plain text, as `ssl = on` does).
+/// them accepts TLS (and plain text, as `ssl = on` does). With
+/// `client_ca_pem`, the role [`CERT_USER`] signs in only over TLS with a
+/// client certificate from that CA whose common name is the role's.
 pub struct ServerTls {
     pub cert_pem: String,
     pub key_pem: String,
+    pub client_ca_pem: Option<String>,
 }
+
+/// The role that authenticates by client certificate on a server started
+/// with [`ServerTls::client_ca_pem`].
+pub const CERT_USER: &str = "certuser";
 
 /// The server for this test binary, started on first use; `None` (after a printed notice)
 /// when PostgreSQL is not installed and this is not CI.
@@ -139,7 +146,13 @@ impl PgServer {
             watchdog: Mutex::new(None),
         };
         // Removed by the watchdog from here on, or right away below on failure.
-        let result = server.init_and_start(tls);
+        let result = server.init_and_start(tls).and_then(|()| {
+            if tls.is_some_and(|tls| tls.client_ca_pem.is_some()) {
+                server.execute_as_superuser(format!("CREATE ROLE {CERT_USER} LOGIN"))
+            } else {
+                Ok(())
+            }
+        });
         if let Err(reason) = result {
             server.stop();
             return Err(reason);
@@ -259,11 +272,43 @@ impl PgServer {
                 }
             }
         }
-        Ok(format!(
+        let mut options = format!(
             " -c ssl=on -c ssl_cert_file={} -c ssl_key_file={}",
             cert.display(),
             key.display()
-        ))
+        );
+        if let Some(ca_pem) = &tls.client_ca_pem {
+            let ca = self.dir.join("client-ca.crt");
+            std::fs::write(&ca, ca_pem).map_err(|err| format!("{}: {err}", ca.display()))?;
+            options.push_str(&format!(" -c ssl_ca_file={}", ca.display()));
+            // The first line that matches decides: the certificate role over
+            // TLS by certificate, and never in plain text.
+            let hba = self.data().join("pg_hba.conf");
+            let rest =
+                std::fs::read_to_string(&hba).map_err(|err| format!("pg_hba.conf: {err}"))?;
+            let lines = format!(
+                "hostssl all {CERT_USER} 127.0.0.1/32 cert\nhost all {CERT_USER} 127.0.0.1/32 reject\n{rest}"
+            );
+            std::fs::write(&hba, lines).map_err(|err| format!("pg_hba.conf: {err}"))?;
+        }
+        Ok(options)
+    }
+
+    /// One statement as the superuser, on a thread of its own: the sync
+    /// client must not run on a tokio thread, and tests may be async.
+    fn execute_as_superuser(&self, statement: String) -> Result<(), String> {
+        // Plain text: a server started with TLS has a certificate this
+        // client's roots do not know.
+        let admin = format!("{}?sslmode=disable", self.url("postgres"));
+        std::thread::spawn(move || -> Result<(), String> {
+            let url: DatabaseUrl = admin.parse().map_err(|e| format!("{e}"))?;
+            let mut db = Db::open(&url).map_err(|e| e.to_string())?;
+            db.execute(&statement, &[] as &[Value])
+                .map_err(|e| e.to_string())?;
+            Ok(())
+        })
+        .join()
+        .unwrap_or_else(|_| Err("the statement's thread panicked".to_string()))
     }
 
     /// A shell that waits on a pipe from this process, then stops the server and removes its
@@ -339,19 +384,8 @@ impl PgServer {
             std::process::id(),
             NEXT.fetch_add(1, Ordering::Relaxed)
         );
-        let admin = self.url("postgres");
-        let statement = format!("CREATE DATABASE {name}");
-        // The sync client must not run on a tokio thread; tests may be async.
-        std::thread::spawn(move || -> Result<(), String> {
-            let url: DatabaseUrl = admin.parse().map_err(|e| format!("{e}"))?;
-            let mut db = Db::open(&url).map_err(|e| e.to_string())?;
-            db.execute(&statement, &[] as &[Value])
-                .map_err(|e| e.to_string())?;
-            Ok(())
-        })
-        .join()
-        .unwrap_or_else(|_| Err("CREATE DATABASE panicked".to_string()))
-        .unwrap_or_else(|reason| panic!("cannot create test database {name}: {reason}"));
+        self.execute_as_superuser(format!("CREATE DATABASE {name}"))
+            .unwrap_or_else(|reason| panic!("cannot create test database {name}: {reason}"));
         DatabaseUrl::Postgres(self.url(&name))
     }
 }
