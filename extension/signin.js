@@ -4,7 +4,7 @@
 // issuer's own page, and this page polls for the tokens. Tokens go to session
 // storage only (tokens.js). An unfinished sign-in is kept there too, so a
 // popup that closed when the verification page took focus resumes it.
-import { accessToken, clearSession, readSession, saveSession, sessionFrom } from './tokens.js';
+import { clearSession, readSession, saveSession, sessionFrom } from './tokens.js';
 
 const api = globalThis.browser ?? globalThis.chrome;
 // `consoledx` is the scope an identity source grants for the backend's audience;
@@ -163,8 +163,12 @@ const SIGN_IN_AGAIN = new Set(['token_expired', 'token_revoked', 'bad_signature'
  */
 export async function backendRefusal(source, backendUrl) {
   if (!isWebUrl(backendUrl)) return undefined;
-  const token = await accessToken(source.issuer);
-  if (!token) return undefined;
+  // The stored token as it is: renewing here could race the service
+  // worker's renewal, and a rotated refresh token used twice ends the grant.
+  // One about to expire says nothing yet; the next request renews it.
+  const session = await readSession(source.issuer);
+  if (!session || session.expiresAt - Date.now() < 10_000) return undefined;
+  const token = session.accessToken;
   let answer;
   try {
     answer = await json(`${trimSlash(backendUrl)}/v1/whoami`, { headers: { authorization: `Bearer ${token}` } }, 'The backend');

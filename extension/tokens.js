@@ -5,9 +5,21 @@ const api = globalThis.browser ?? globalThis.chrome;
 const store = api.storage.session;
 const key = (issuer) => `session ${issuer.replace(/\/+$/, '')}`;
 
+// A session is renewed a minute before it expires (the service worker's
+// alarm calls accessToken), so one left idle is still live when next used.
+const alarm = (issuer) => `renew ${issuer.replace(/\/+$/, '')}`;
+
 export const readSession = async (issuer) => (await store.get(key(issuer)))[key(issuer)];
-export const saveSession = (issuer, session) => store.set({ [key(issuer)]: session });
-export const clearSession = (issuer) => store.remove(key(issuer));
+export async function saveSession(issuer, session) {
+  await store.set({ [key(issuer)]: session });
+  if (session.refreshToken) api.alarms.create(alarm(issuer), { when: session.expiresAt - 60_000 });
+}
+export async function clearSession(issuer) {
+  await store.remove(key(issuer));
+  await api.alarms.clear(alarm(issuer));
+}
+/** The issuer an alarm of saveSession's renews, else undefined. */
+export const renewalIssuer = (name) => name.startsWith('renew ') ? name.slice(6) : undefined;
 
 export const sessionFrom = (tokens, { tokenEndpoint, clientId, refreshToken }) => ({
   accessToken: tokens.access_token,

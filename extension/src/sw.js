@@ -3,7 +3,7 @@
 // Built into extension/sw.js (minified, tokens.js bundled in): the service
 // worker's JS counts in the payload budget. Paths are those of extension/.
 import init, { Core } from './pkg/consoledx_wasm.js';
-import { accessToken } from '../tokens.js';
+import { accessToken, renewalIssuer } from '../tokens.js';
 
 const api = globalThis.browser ?? globalThis.chrome;
 
@@ -28,6 +28,12 @@ async function settings() {
   }
   return settings;
 }
+
+// Registered at the top level so the alarm wakes the worker.
+api.alarms.onAlarm.addListener(({ name }) => {
+  const issuer = renewalIssuer(name);
+  if (issuer) accessToken(issuer);
+});
 
 api.runtime.onMessage.addListener((message, _sender, sendResponse) => {
   Promise.all([core, settings()])
