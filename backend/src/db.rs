@@ -847,6 +847,19 @@ impl Db {
         }
     }
 
+    /// For a file many requests write to: SQLite's write-ahead log lets
+    /// readers go on while a write commits, and `synchronous = NORMAL` syncs
+    /// at checkpoints rather than at every commit (a commit survives a crash
+    /// of the process, the last ones may not survive losing power).
+    /// PostgreSQL does this on its own.
+    pub fn use_write_ahead_log(&mut self) -> Result<(), DbError> {
+        if let Some(connection) = self.sqlite() {
+            connection.pragma_update(None, "journal_mode", "WAL")?;
+            connection.pragma_update(None, "synchronous", "NORMAL")?;
+        }
+        Ok(())
+    }
+
     /// A PostgreSQL connection lost between transactions (server restart, idle cut) is opened
     /// again before the next statement; inside a transaction the loss is reported instead.
     fn postgres(&mut self) -> Result<Option<&mut Postgres>, DbError> {

@@ -276,15 +276,7 @@ fn create_parent(path: &Path) -> Result<(), StoreError> {
 fn open_db(url: &DatabaseUrl) -> Result<Db, StoreError> {
     let mut db = Db::open(url)?;
     migrate(&mut db)?;
-    if let Some(connection) = db.sqlite() {
-        // WAL lets readers proceed while feedback is written.
-        connection
-            .pragma_update(None, "journal_mode", "WAL")
-            .map_err(DbError::from)?;
-        connection
-            .pragma_update(None, "synchronous", "NORMAL")
-            .map_err(DbError::from)?;
-    }
+    db.use_write_ahead_log()?;
     Ok(db)
 }
 

@@ -10,6 +10,8 @@ use super::directory::{
 use super::report::UsageRow;
 use crate::db::{DatabaseUrl, Db, DbError, DbHandle};
 use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 
 /// Bumped with every change of the directory's tables.
 pub const DIRECTORY_SCHEMA_VERSION: i64 = 1;
@@ -125,7 +127,13 @@ fn conflict(err: DbError, message: impl FnOnce() -> String) -> DirectoryStoreErr
 #[derive(Clone, Debug)]
 pub struct DirectoryStore {
     db: DbHandle,
+    /// Usage counted but not yet written, by (day, issuer, subject, profile):
+    /// requests arriving together are written in one transaction, not one
+    /// commit each.
+    pending_usage: Arc<Mutex<PendingUsage>>,
 }
+
+type PendingUsage = HashMap<(String, String, String, String), (String, i64)>;
 
 impl DirectoryStore {
     /// Opens (creating if needed) the directory; a directory written by a
@@ -139,7 +147,12 @@ impl DirectoryStore {
         if found > DIRECTORY_SCHEMA_VERSION {
             return Err(DirectoryStoreError::NewerSchema { found });
         }
-        Ok(DirectoryStore { db })
+        // Every request counts its usage here.
+        db.run(Db::use_write_ahead_log).await?;
+        Ok(DirectoryStore {
+            db,
+            pending_usage: Arc::default(),
+        })
     }
 
     pub async fn load(&self) -> Result<Directory, DirectoryStoreError> {
@@ -347,22 +360,50 @@ impl DirectoryStore {
     /// Counts one request of a user through a profile on a day. Queued, not
     /// awaited: the request is answered without waiting for the database,
     /// and a report read afterwards still counts it.
+    /// Counts usage without waiting for the write. The first row counted
+    /// since the last write queues a job that writes every row counted by
+    /// the time it runs, so a read queued after this call still sees it.
     pub fn record_usage(&self, usage: UsageRow) -> Result<(), DirectoryStoreError> {
-        self.db.submit("usage", move |db| {
-            db.execute(
-                "INSERT INTO usage_days (day, issuer, subject, username, profile_id, requests) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
-                 ON CONFLICT (day, issuer, subject, profile_id) DO UPDATE SET requests = usage_days.requests + excluded.requests, username = excluded.username",
-                &[
-                    usage.day.into(),
-                    usage.issuer.into(),
-                    usage.subject.into(),
-                    usage.username.into(),
-                    usage.profile.into(),
-                    usage.requests.into(),
-                ],
-            )
-            .map(|_| ())
-        })?;
+        let mut pending = self
+            .pending_usage
+            .lock()
+            .map_err(|_| DbError::Panicked("the usage counter was poisoned".to_string()))?;
+        let first = pending.is_empty();
+        let key = (usage.day, usage.issuer, usage.subject, usage.profile);
+        let entry = pending.entry(key).or_insert_with(|| (String::new(), 0));
+        entry.0 = usage.username;
+        entry.1 += usage.requests;
+        if first {
+            let pending_usage = Arc::clone(&self.pending_usage);
+            let queued = self.db.submit("usage", move |db| {
+                let rows = pending_usage
+                    .lock()
+                    .map(|mut pending| std::mem::take(&mut *pending))
+                    .unwrap_or_default();
+                db.transaction(|db| {
+                    for ((day, issuer, subject, profile), (username, requests)) in rows {
+                        db.execute(
+                            "INSERT INTO usage_days (day, issuer, subject, username, profile_id, requests) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+                             ON CONFLICT (day, issuer, subject, profile_id) DO UPDATE SET requests = usage_days.requests + excluded.requests, username = excluded.username",
+                            &[
+                                day.into(),
+                                issuer.into(),
+                                subject.into(),
+                                username.into(),
+                                profile.into(),
+                                requests.into(),
+                            ],
+                        )?;
+                    }
+                    Ok(())
+                })
+            });
+            if let Err(err) = queued {
+                // The database thread is gone: nothing would ever write these.
+                pending.clear();
+                return Err(err.into());
+            }
+        }
         Ok(())
     }
 
