@@ -357,12 +357,10 @@ impl DirectoryStore {
         Ok(())
     }
 
-    /// Counts one request of a user through a profile on a day. Queued, not
-    /// awaited: the request is answered without waiting for the database,
-    /// and a report read afterwards still counts it.
-    /// Counts usage without waiting for the write. The first row counted
-    /// since the last write queues a job that writes every row counted by
-    /// the time it runs, so a read queued after this call still sees it.
+    /// Counts one request of a user through a profile on a day, without
+    /// waiting for the database. The first row counted since the last write
+    /// queues a job that writes every row counted by the time it runs, so a
+    /// report read afterwards still counts this one.
     pub fn record_usage(&self, usage: UsageRow) -> Result<(), DirectoryStoreError> {
         let mut pending = self
             .pending_usage
